@@ -1,0 +1,3 @@
+//! AMP: Twisted's Asynchronous Messaging Protocol (amp spec).
+//!
+//! Not implemented yet.

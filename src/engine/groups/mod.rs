@@ -1,0 +1,3 @@
+//! Groups: the Spread client protocol, client and embedded daemon (groups spec).
+//!
+//! Not implemented yet.

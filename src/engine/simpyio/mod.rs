@@ -1,0 +1,3 @@
+//! simpy.io packets, JSON messages and RPC (simpyio spec).
+//!
+//! Not implemented yet.

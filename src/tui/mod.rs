@@ -1,0 +1,3 @@
+//! The console: app state, actions, event loop, views, widgets and themes.
+//!
+//! Not implemented yet.

@@ -2,3 +2,5 @@
 //! a simulated in-memory network), listeners and graceful shutdown.
 //!
 //! `net` never imports `engine`.
+
+pub mod shutdown;

@@ -2,6 +2,15 @@
 //! run, with the same CPU pinning on both sides, and print a table.
 
 use crate::cli::Global;
+
+pub mod amp;
+pub mod console;
+pub mod groups;
+pub mod hive;
+pub mod pool;
+pub mod pool_tcp;
+pub mod rpc;
+pub mod slaw;
 use crate::error::Report;
 
 /// Arguments of `tidepool bench`.

@@ -12,3 +12,12 @@ pub struct Opts {
     #[arg(id = "hive_listen", long = "hive-listen", value_name = "ADDR:PORT")]
     pub listen: Option<String>,
 }
+
+/// Binds the hive server and spawns it on `shutdown`; returns once it listens.
+pub async fn start(
+    _global: &crate::cli::Global,
+    _opts: &Opts,
+    _shutdown: &crate::net::shutdown::Shutdown,
+) -> Result<(), crate::error::Report> {
+    Err(crate::cli::not_built("tidepool serve --hive"))
+}

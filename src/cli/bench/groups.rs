@@ -1,0 +1,8 @@
+//! `tidepool bench groups`.
+
+use crate::error::Report;
+
+/// Runs the groups benchmark and prints its table.
+pub fn run(_quick: bool) -> Result<(), Report> {
+    Err(crate::cli::not_built("tidepool bench groups"))
+}

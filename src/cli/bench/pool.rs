@@ -1,0 +1,8 @@
+//! `tidepool bench pool`.
+
+use crate::error::Report;
+
+/// Runs the pool benchmark and prints its table.
+pub fn run(_quick: bool) -> Result<(), Report> {
+    Err(crate::cli::not_built("tidepool bench pool"))
+}

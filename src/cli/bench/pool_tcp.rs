@@ -1,0 +1,8 @@
+//! `tidepool bench pool-tcp`.
+
+use crate::error::Report;
+
+/// Runs the pool-tcp benchmark and prints its table.
+pub fn run(_quick: bool) -> Result<(), Report> {
+    Err(crate::cli::not_built("tidepool bench pool-tcp"))
+}

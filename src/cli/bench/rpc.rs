@@ -1,0 +1,8 @@
+//! `tidepool bench rpc`.
+
+use crate::error::Report;
+
+/// Runs the rpc benchmark and prints its table.
+pub fn run(_quick: bool) -> Result<(), Report> {
+    Err(crate::cli::not_built("tidepool bench rpc"))
+}

@@ -1,0 +1,8 @@
+//! `tidepool bench slaw`.
+
+use crate::error::Report;
+
+/// Runs the slaw benchmark and prints its table.
+pub fn run(_quick: bool) -> Result<(), Report> {
+    Err(crate::cli::not_built("tidepool bench slaw"))
+}

@@ -1,0 +1,1 @@
+//! JSON export of slawx. Not implemented yet.

@@ -45,6 +45,7 @@
 //! levels, and errors name the byte offset.
 
 pub mod codec;
+pub mod dump;
 pub mod error;
 pub mod file;
 pub mod json;

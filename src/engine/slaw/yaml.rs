@@ -449,9 +449,7 @@ fn quote(s: &str) -> String {
     if plain_is_safe(s) {
         return s.to_string();
     }
-    if s.chars()
-        .any(|c| c.is_control() || c == '\u{feff}' || c == '\u{2028}' || c == '\u{2029}')
-    {
+    if s.chars().any(needs_escape) {
         let mut o = String::from("\"");
         for c in s.chars() {
             match c {
@@ -461,9 +459,7 @@ fn quote(s: &str) -> String {
                 '\t' => o.push_str("\\t"),
                 '\r' => o.push_str("\\r"),
                 '\0' => o.push_str("\\0"),
-                c if c.is_control() || c == '\u{feff}' || c == '\u{2028}' || c == '\u{2029}' => {
-                    o.push_str(&format!("\\u{:04x}", c as u32))
-                }
+                c if needs_escape(c) => o.push_str(&format!("\\u{:04x}", c as u32)),
                 c => o.push(c),
             }
         }
@@ -471,6 +467,15 @@ fn quote(s: &str) -> String {
         return o;
     }
     format!("'{}'", s.replace('\'', "''"))
+}
+
+/// Characters YAML cannot hold literally (outside c-printable) or that break lines.
+fn needs_escape(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{feff}' | '\u{2028}' | '\u{2029}' | '\u{fffe}' | '\u{ffff}'
+        )
 }
 
 fn plain_is_safe(s: &str) -> bool {

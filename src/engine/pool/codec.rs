@@ -652,6 +652,10 @@ fn slaw_octs(p: &[u8], at: usize) -> Result<usize, String> {
     let octs = match h >> 60 {
         2 | 3 => 1,
         4..=7 => (h & 0x00ff_ffff_ffff_ffff) as usize,
+        0 | 1 => {
+            let head = protein_head(h.to_le_bytes()).ok_or("bad nested protein")?;
+            (head.len_bytes / 8) as usize
+        }
         8..=0xa => {
             let bsize = ((h >> 46) & 0xff) + 1;
             if bsize <= 4 {
@@ -660,9 +664,20 @@ fn slaw_octs(p: &[u8], at: usize) -> Result<usize, String> {
                 1 + bsize.div_ceil(8) as usize
             }
         }
+        0xc..=0xe => {
+            let bsize = ((h >> 46) & 0xff) + 1;
+            let breadth = h & 0x0000_3fff_ffff_ffff;
+            let bytes = bsize.checked_mul(breadth).ok_or("array too long")?;
+            1 + usize::try_from(bytes.div_ceil(8)).map_err(|_| "array too long")?
+        }
         _ => return Err(format!("unexpected slaw kind {:#x} in pool.conf", h >> 60)),
     };
-    if octs == 0 || at + octs * 8 > p.len() {
+    if octs == 0
+        || octs
+            .checked_mul(8)
+            .and_then(|b| b.checked_add(at))
+            .is_none_or(|end| end > p.len())
+    {
         return Err("slaw length out of bounds in pool.conf".into());
     }
     Ok(octs)
@@ -711,6 +726,128 @@ fn slaw_small_int(p: &[u8], at: usize) -> Option<i64> {
     } else {
         word(p, at as u64 + 8).map(|v| v as i64)
     }
+}
+
+/// A scalar ingest value, as p-deposit infers it from `key:value`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Scalar {
+    /// Parsed fully as a base-10 integer.
+    Int(i64),
+    /// Parsed fully as a float.
+    Float(f64),
+    /// Anything else.
+    Str(String),
+}
+
+impl Scalar {
+    /// p-deposit's inference: int64 if the text is a whole base-10 integer, else
+    /// float64 if it is a whole float, else a string.
+    pub fn infer(text: &str) -> Scalar {
+        if let Ok(i) = text.parse::<i64>() {
+            Scalar::Int(i)
+        } else if let Some(f) = text.parse::<f64>().ok().filter(|_| looks_numeric(text)) {
+            Scalar::Float(f)
+        } else {
+            Scalar::Str(text.to_string())
+        }
+    }
+}
+
+// strtod accepts "inf"/"nan" too, but Rust also takes "infinity"; both agree
+// on plain decimal and exponent forms, which is what matters here.
+fn looks_numeric(t: &str) -> bool {
+    let t = t.trim_start_matches(['+', '-']);
+    t.starts_with(|c: char| c.is_ascii_digit() || c == '.')
+        || t.eq_ignore_ascii_case("inf")
+        || t.eq_ignore_ascii_case("infinity")
+        || t.eq_ignore_ascii_case("nan")
+}
+
+fn encode_scalar(v: &Scalar, out: &mut Vec<u8>) {
+    match v {
+        Scalar::Int(i) => {
+            // signed, 64-bit elements (ss = 3), bsize 8 stored as 7
+            let h = 0x8c00_0000_0000_0000u64 | (7u64 << 46);
+            out.extend_from_slice(&h.to_le_bytes());
+            out.extend_from_slice(&i.to_le_bytes());
+        }
+        Scalar::Float(f) => {
+            let h = 0xac00_0000_0000_0000u64 | (7u64 << 46);
+            out.extend_from_slice(&h.to_le_bytes());
+            out.extend_from_slice(&f.to_bits().to_le_bytes());
+        }
+        Scalar::Str(s) => slaw_string(s, out),
+    }
+}
+
+fn container(nibble: u64, body: &[u8], out: &mut Vec<u8>) {
+    let octs = 1 + body.len() as u64 / 8;
+    out.extend_from_slice(&((nibble << 60) | octs).to_le_bytes());
+    out.extend_from_slice(body);
+}
+
+/// Encodes a native little-endian protein with descrips = a list of strings and
+/// ingests = a map of string keys to scalars (the shape p-deposit builds).
+/// Either part is omitted when empty, as p-deposit does.
+pub fn encode_simple_protein(descrips: &[String], ingests: &[(String, Scalar)]) -> Vec<u8> {
+    let mut body = Vec::new();
+    let mut flags = 0u64;
+    if !descrips.is_empty() {
+        let mut items = Vec::new();
+        for d in descrips {
+            slaw_string(d, &mut items);
+        }
+        container(4, &items, &mut body);
+        flags |= 0x4000_0000_0000_0000;
+    }
+    if !ingests.is_empty() {
+        let mut pairs = Vec::new();
+        for (k, v) in ingests {
+            let mut key = Vec::new();
+            slaw_string(k, &mut key);
+            let mut val = Vec::new();
+            encode_scalar(v, &mut val);
+            slaw_cons(&key, &val, &mut pairs);
+        }
+        container(5, &pairs, &mut body);
+        flags |= 0x2000_0000_0000_0000;
+    }
+    let l = 2 + body.len() as u64 / 8;
+    let hdr = 0x1000_0000_0000_0000u64 | (l & 0xf) | ((l & !0xf) << 4);
+    let mut out = Vec::with_capacity(body.len() + 16);
+    out.extend_from_slice(&hdr.to_le_bytes());
+    out.extend_from_slice(&flags.to_le_bytes());
+    out.extend_from_slice(&body);
+    out
+}
+
+/// The string elements of a native-order protein's descrips list (non-string
+/// elements are skipped); `None` when it has no descrips list or is malformed.
+/// Enough for `--filter` and probes without the full slaw decoder.
+pub fn descrip_strings(protein: &[u8]) -> Option<Vec<String>> {
+    let head = protein_head(protein.get(0..8)?.try_into().ok()?)?;
+    if head.swapped {
+        return None;
+    }
+    let p = protein.get(..usize::try_from(head.len_bytes).ok()?)?;
+    let flags = word(p, 8)?;
+    if flags & 0x8000_0000_0000_0000 != 0 || flags & 0x4000_0000_0000_0000 == 0 {
+        return None;
+    }
+    let h = word(p, 16)?;
+    if h >> 60 != 4 {
+        return None;
+    }
+    let end = 16 + slaw_octs(p, 16).ok()? * 8;
+    let mut at = 24;
+    let mut out = Vec::new();
+    while at < end {
+        if let Some(s) = slaw_str(p, at) {
+            out.push(s);
+        }
+        at += slaw_octs(p, at).ok()? * 8;
+    }
+    Some(out)
 }
 
 #[cfg(test)]
@@ -789,6 +926,33 @@ mod tests {
         let l = 0x12u64;
         let hdr = 0x1000_0000_0000_0000u64 | (l & 0xf) | ((l & !0xf) << 4);
         assert_eq!(protein_head(hdr.to_le_bytes()).unwrap().len_bytes, 144);
+    }
+
+    #[test]
+    fn p_deposit_inference_and_encoding() {
+        assert_eq!(Scalar::infer("42"), Scalar::Int(42));
+        assert_eq!(Scalar::infer("-7"), Scalar::Int(-7));
+        assert_eq!(Scalar::infer("1.5"), Scalar::Float(1.5));
+        assert_eq!(Scalar::infer("1e3"), Scalar::Float(1000.0));
+        assert_eq!(Scalar::infer("12abc"), Scalar::Str("12abc".into()));
+        assert_eq!(Scalar::infer("hello"), Scalar::Str("hello".into()));
+        let p = encode_simple_protein(
+            &["alpha".into(), "a much longer descrip".into()],
+            &[
+                ("k".into(), Scalar::Int(1)),
+                ("name".into(), Scalar::Str("x".into())),
+            ],
+        );
+        assert_eq!(check_protein(&p).unwrap().len_bytes, p.len() as u64);
+        assert_eq!(
+            descrip_strings(&p).unwrap(),
+            vec!["alpha".to_string(), "a much longer descrip".to_string()]
+        );
+        let empty = encode_simple_protein(&[], &[]);
+        assert_eq!(empty, [2u8, 0, 0, 0, 0, 0, 0, 0x10, 0, 0, 0, 0, 0, 0, 0, 0]);
+        for n in 0..p.len() {
+            let _ = descrip_strings(&p[..n]);
+        }
     }
 
     #[test]

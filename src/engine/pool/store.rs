@@ -12,6 +12,7 @@ use std::io::{Read, Write};
 use std::os::unix::fs::{DirBuilderExt, FileExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use memmap2::{MmapOptions, MmapRaw};
 use nix::fcntl::{Flock, FlockArg};
@@ -1121,8 +1122,41 @@ impl Ring for Snapshot<'_> {
     }
 }
 
-/// How many times a reader retries a lookup that raced with writers.
-const READ_RETRIES: usize = 10_000;
+/// How long a reader keeps retrying a lookup that races with writers (a resize
+/// or a pool-sized deposit keeps the pool temporarily empty for a while).
+const READ_PATIENCE: Duration = Duration::from_secs(30);
+
+/// Retry pacing for lock-free reads: spin briefly, then yield, then sleep, and
+/// give up after [`READ_PATIENCE`].
+struct Backoff {
+    n: u32,
+    start: Option<Instant>,
+}
+
+impl Backoff {
+    fn new() -> Self {
+        Backoff { n: 0, start: None }
+    }
+
+    /// Waits a little; `false` once patience ran out.
+    fn again(&mut self) -> bool {
+        self.n = self.n.saturating_add(1);
+        if self.n < 64 {
+            std::hint::spin_loop();
+            return true;
+        }
+        let start = *self.start.get_or_insert_with(Instant::now);
+        if start.elapsed() > READ_PATIENCE {
+            return false;
+        }
+        if self.n < 256 {
+            std::thread::yield_now();
+        } else {
+            std::thread::sleep(Duration::from_micros(100));
+        }
+        true
+    }
+}
 
 impl Pool {
     fn open(paths: PoolPaths) -> Result<Pool> {
@@ -1277,14 +1311,14 @@ impl Pool {
 
     /// Oldest and newest index, `None` when the pool is empty.
     pub fn index_range(&mut self) -> Result<Option<(i64, i64)>> {
-        for _ in 0..READ_RETRIES {
+        let mut backoff = Backoff::new();
+        while backoff.again() {
             self.refresh()?;
             let (oldest, newest) = self.ptrs();
             if newest == 0 {
                 return Ok(None);
             }
             if newest < oldest {
-                std::hint::spin_loop();
                 continue;
             }
             let (Some(o), Some(n)) = (self.index_at(oldest), self.index_at(newest)) else {
@@ -1418,17 +1452,28 @@ impl Pool {
             pool: p.paths.name.clone(),
             index: idx,
         };
-        for _ in 0..READ_RETRIES {
+        let mut backoff = Backoff::new();
+        let mut stable_failures = 0u32;
+        while backoff.again() {
             self.refresh()?;
             let (oldest, newest) = self.ptrs();
             if newest == 0 {
                 return Err(no_such(self));
             }
             if newest < oldest {
-                std::hint::spin_loop();
                 continue;
             }
+            // A failure with unchanged pointers is not a race but an inconsistent pool.
+            let stable = |p: &Pool, n: &mut u32| {
+                if p.ptrs() == (oldest, newest) && !p.stompled(newest) {
+                    *n += 1;
+                }
+                *n >= 3
+            };
             let Some(at) = self.locate(idx, oldest, newest)? else {
+                if stable(self, &mut stable_failures) {
+                    break;
+                }
                 continue;
             };
             let Some(size) = self.entry_size_at(at) else {
@@ -1444,6 +1489,9 @@ impl Pool {
             let ts = self.map.load(p).map(f64::from_bits);
             let got = self.map.load(p + codec::ENTRY_INDEX).map(|v| v as i64);
             if !self.map.copy_out(p + poff, &mut protein) {
+                if stable(self, &mut stable_failures) {
+                    break;
+                }
                 continue;
             }
             if self.stompled(at) {
@@ -1456,6 +1504,9 @@ impl Pool {
                 continue;
             }
             if got != Some(idx) {
+                if stable(self, &mut stable_failures) {
+                    break;
+                }
                 continue;
             }
             self.cursor = Some((at, idx));

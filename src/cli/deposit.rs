@@ -99,6 +99,9 @@ pub fn run(global: &Global, args: Args) -> Result<(), Report> {
             vec![codec::encode_simple_protein(&args.descrips, &ingests)]
         }
     };
+    if crate::cli::remote::is_remote(&args.pool) {
+        return crate::cli::remote::deposit(&args.pool, proteins, args.count, args.verbose);
+    }
     let mut pool = pools().open(&args.pool).map_err(|e| report(&e))?;
     for _ in 0..args.count {
         for p in &proteins {

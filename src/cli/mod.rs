@@ -16,6 +16,7 @@ pub mod hive;
 pub mod logging;
 pub mod nth;
 pub mod pool;
+pub mod remote;
 pub mod rpc;
 pub mod screenshot;
 pub mod serve;

@@ -26,14 +26,18 @@ pub struct Args {
 
 /// Runs `tidepool nth`.
 pub fn run(_global: &Global, args: Args) -> Result<(), Report> {
-    let mut pool = pools().open(&args.pool).map_err(|e| report(&e))?;
-    let idx = if args.index < 0 {
-        let newest = pool.newest_index().map_err(|e| report(&e))?.unwrap_or(-1);
-        newest + 1 + args.index
+    let e = if crate::cli::remote::is_remote(&args.pool) {
+        crate::cli::remote::nth(&args.pool, args.index)?
     } else {
-        args.index
+        let mut pool = pools().open(&args.pool).map_err(|e| report(&e))?;
+        let idx = if args.index < 0 {
+            let newest = pool.newest_index().map_err(|e| report(&e))?.unwrap_or(-1);
+            newest + 1 + args.index
+        } else {
+            args.index
+        };
+        pool.nth(idx).map_err(|e| report(&e))?
     };
-    let e = pool.nth(idx).map_err(|e| report(&e))?;
     if let Some(path) = args.output {
         // binary slaw file header: magic, version 2, type 1 (slaw), little-endian
         let mut bytes = vec![0xff, 0xff, 0x0b, 0x10, 0x02, 0x01, 0x00, 0x00];

@@ -28,6 +28,8 @@ pub enum Command {
         /// Add size, fill and index range per pool.
         #[arg(short = 'i', long)]
         info: bool,
+        /// List the pools of a server instead: tcp://host[:port]/.
+        server: Option<String>,
     },
     /// Print a pool's info as YAML (p-info).
     Info {
@@ -218,6 +220,9 @@ pub fn report(e: &pool::Error) -> Report {
 
 /// Runs `tidepool pool`.
 pub fn run(global: &Global, cmd: Command) -> Result<(), Report> {
+    if let Some(done) = crate::cli::remote::pool_cmd(global, &cmd) {
+        return done;
+    }
     let pools = pools();
     match cmd {
         Command::Create(a) => {
@@ -262,7 +267,11 @@ pub fn run(global: &Global, cmd: Command) -> Result<(), Report> {
             }
             Ok(())
         }
-        Command::Ls { info } => {
+        Command::Ls {
+            server: Some(server),
+            ..
+        } => crate::cli::remote::list(&server),
+        Command::Ls { info, .. } => {
             for name in pools.list().map_err(|e| report(&e))? {
                 if !info {
                     println!("{name}");

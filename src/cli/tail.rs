@@ -8,9 +8,10 @@ use std::io::Write;
 use crate::cli::pool::{pools, report};
 use crate::cli::Global;
 use crate::engine::pool::codec;
-use crate::engine::pool::io::{From, Gang, Tail, TailItem};
+use crate::engine::pool::io::{From, TailItem};
 use crate::engine::pool::Entry;
 use crate::error::Report;
+use futures::StreamExt;
 
 /// Output formats of `tail` and `nth`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -141,19 +142,24 @@ pub fn run(_global: &Global, args: Args) -> Result<(), Report> {
     let from = parse_from(&args.from)?;
     let pools = pools();
     for name in &args.pools {
-        if !pools.exists(name) {
+        if !crate::cli::remote::is_remote(name) && !pools.exists(name) {
             // Open for the exact error (bad name or missing pool).
             pools.open(name).map_err(|e| report(&e))?;
         }
     }
     let rt = crate::cli::runtime()?;
     rt.block_on(async move {
-        let tails: Vec<Tail> = args
-            .pools
-            .iter()
-            .map(|n| Tail::spawn(&pools, n, from, 4096, args.follow))
-            .collect();
-        let mut gang = Gang::new(tails).map_err(|e| report(&e))?;
+        // Local names and tcp:// URIs mix freely in one gang.
+        let mut gang = futures::stream::SelectAll::new();
+        for n in &args.pools {
+            gang.push(crate::cli::remote::tail_stream(
+                &pools,
+                n,
+                from,
+                4096,
+                args.follow,
+            )?);
+        }
         let stdout = std::io::stdout();
         let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
         let mut printed = 0u64;

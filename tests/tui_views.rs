@@ -52,6 +52,7 @@ fn readonly(app: &mut App) {
 }
 
 fn form_error(app: &mut App) {
+    keys(app, "2 l");
     let mut f = Form::deposit("demo");
     f.fields[1].input = tui_input::Input::new("[arf, airports".into());
     f.fields[2].input = tui_input::Input::new("{pid: !i64 10457}".into());
@@ -60,6 +61,7 @@ fn form_error(app: &mut App) {
 }
 
 fn create_error(app: &mut App) {
+    keys(app, "2");
     let mut f = Form::create("new-pool", "12x");
     f.edited = true;
     app.overlay = Some(tidepool::tui::app::Overlay::Form(f));
@@ -77,8 +79,8 @@ const STATES: &[(&str, &str, Setup)] = &[
     ("pools_list_focus", "2 j", none),
     ("detail_yaml", "2 l k enter", none),
     ("detail_hex", "2 l k enter v", none),
-    ("deposit_form_error", "2 l", form_error),
-    ("create_form_error", "2", create_error),
+    ("deposit_form_error", "", form_error),
+    ("create_form_error", "", create_error),
     ("confirm_dispose", "2 D", none),
     ("help", "2 l ?", none),
     ("readonly", "2 l d", readonly),

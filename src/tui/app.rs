@@ -167,6 +167,8 @@ pub struct Tail {
     pub sel: usize,
     /// Descrip filter.
     pub filter: Filter,
+    /// While paused: the newest index that was on screen, so the view stays still.
+    pub pause_bottom: Option<u64>,
 }
 
 /// Default tail cap (entries).
@@ -185,6 +187,7 @@ impl Tail {
             dropped: 0,
             sel: 0,
             filter: Filter::default(),
+            pause_bottom: None,
         }
     }
 
@@ -270,7 +273,31 @@ impl Tail {
         self.paused_new = 0;
         if on {
             self.sel = self.visible.len().saturating_sub(1);
+            self.pause_bottom = None;
+        } else {
+            self.pause_bottom = self.visible.back().copied();
         }
+    }
+
+    /// First visible position for a window of `rows` rows: the newest rows while
+    /// following; while paused, the window stays where it was and only moves to
+    /// keep the selection in view.
+    pub fn window_start(&self, rows: usize) -> usize {
+        let n = self.visible.len();
+        if self.follow || rows == 0 {
+            return n.saturating_sub(rows);
+        }
+        let bottom = match self.pause_bottom {
+            Some(b) => self.visible.partition_point(|i| *i <= b),
+            None => n,
+        };
+        let mut start = bottom.saturating_sub(rows);
+        if self.sel < start {
+            start = self.sel;
+        } else if self.sel >= start + rows {
+            start = self.sel + 1 - rows;
+        }
+        start.min(n.saturating_sub(1))
     }
 }
 
@@ -745,9 +772,8 @@ impl App {
                 if let Some(Overlay::Form(f)) = &mut self.overlay {
                     if f.kind == form::Kind::Deposit {
                         f.in_flight = false;
-                        if msg.is_ok() {
-                            f.edited = false;
-                        }
+                        // a refused deposit leaves the typed protein unsent
+                        f.edited = msg.is_err();
                         f.result = Some(msg.clone());
                     }
                 }
@@ -1334,6 +1360,8 @@ impl App {
             Ok(cmd) => match &cmd {
                 PoolCmd::Deposit { pool, .. } => {
                     f.in_flight = true;
+                    // while in flight the edits count as the write itself, not twice
+                    f.edited = false;
                     f.result = Some(Ok("sending…".into()));
                     self.in_flight.push(format!("deposit {pool}"));
                     self.outbox.push(cmd);
@@ -1635,7 +1663,7 @@ mod tests {
             a.outbox.last().map(|c| c.describe()).as_deref(),
             Some("pools.deposit demo")
         );
-        assert_eq!(a.pending_writes().len(), 2);
+        assert_eq!(a.pending_writes().len(), 1);
         a.handle(AppEvent::Pool(PoolEvent::Deposited {
             pool: "demo".into(),
             result: Err(Retort {

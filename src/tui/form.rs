@@ -65,8 +65,8 @@ impl Form {
             Kind::Deposit,
             vec![
                 field("pool", pool, "name"),
-                field("descrips", "[]", "YAML flow list"),
-                field("ingests", "{}", "YAML flow map, tags allowed"),
+                field("descrips", "", "YAML flow list"),
+                field("ingests", "", "YAML flow map, tags allowed"),
                 field("rude data", "", "hex, optional"),
             ],
         )

@@ -71,7 +71,21 @@ pub fn render(app: &App, f: &mut Frame) {
                     r.error.add_modifier(ratatui::style::Modifier::UNDERLINED),
                 )
             });
-            input::draw(f, footer, prefix, &l.input, r.input, true, under);
+            let mut input_area = footer;
+            if let Some((msg, _)) = &l.error {
+                let msg = crate::tui::text::truncate(msg, footer.width as usize / 2);
+                let mw = width(&msg) as u16 + 2;
+                input_area.width = footer.width.saturating_sub(mw);
+                f.render_widget(
+                    Paragraph::new(format!(" {msg} ")).style(r.error),
+                    Rect {
+                        x: footer.x + input_area.width,
+                        width: mw,
+                        ..footer
+                    },
+                );
+            }
+            input::draw(f, input_area, prefix, &l.input, r.input, true, under);
             if let Some((cands, sel, _)) = &l.completion {
                 draw_completion(f, body, cands, *sel, &app.theme);
             }

@@ -287,12 +287,7 @@ fn draw_tail(f: &mut Frame, area: Rect, app: &App) {
     }
     let rows = inner.height.saturating_sub(1) as usize;
     let n = t.visible.len();
-    let start = if t.follow {
-        n.saturating_sub(rows)
-    } else {
-        let half = rows / 2;
-        t.sel.saturating_sub(half).min(n.saturating_sub(rows))
-    };
+    let start = t.window_start(rows);
     let mut lines = vec![Line::styled(truncate(&header, w), r.muted)];
     for pos in start..(start + rows).min(n) {
         let Some(row) = t.visible_row(pos) else {

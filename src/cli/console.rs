@@ -1,18 +1,44 @@
-//! `tidepool` / `tidepool dashboard`: the interactive console.
+//! `tidepool` / `tidepool dashboard`: the interactive console (console spec section 1).
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 
+use tokio_util::sync::CancellationToken;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::EnvFilter;
+
 use crate::cli::Global;
-use crate::error::Report;
+use crate::error::{Exit, Report};
+use crate::tui::app::{App, Settings, TAIL_CAP, TAIL_CAP_BYTES};
+use crate::tui::command::History;
+use crate::tui::config::{self, Config};
+use crate::tui::keymap::Keymap;
+use crate::tui::theme::Theme;
+use crate::tui::{demo, log_layer, source, term, LoopEnd, LoopOpts};
+
+/// Colour policy.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum ColorPolicy {
+    /// Colour unless NO_COLOR or --no-color.
+    #[default]
+    Auto,
+    /// Colour even when NO_COLOR is set.
+    Always,
+    /// Monochrome.
+    Never,
+}
 
 /// Options of the dashboard.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct Args {
-    /// Add in-process demo traffic so every view is live within seconds.
+    /// Add in-process demo traffic (a demo pool fed with realistic proteins) so the
+    /// console is live within seconds.
     #[arg(long)]
     pub demo: bool,
 
-    /// Theme: dark (default), light, high-contrast, mono, or a theme file.
+    /// Theme: dark (default), light, high-contrast, mono, a user theme in the config
+    /// dir's themes/, or a theme file path.
     #[arg(long, value_name = "NAME|PATH")]
     pub theme: Option<String>,
 
@@ -20,16 +46,224 @@ pub struct Args {
     #[arg(long, value_name = "DIR")]
     pub pools_dir: Option<PathBuf>,
 
-    /// Enable mouse capture.
+    /// Enable mouse capture (off by default so the terminal's text selection works).
     #[arg(long)]
     pub mouse: bool,
 
     /// Render cap in frames per second (10-60).
     #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(10..=60))]
     pub fps: u32,
+
+    /// Colour policy; `--color always` overrides NO_COLOR and --no-color.
+    #[arg(long, value_enum, default_value_t = ColorPolicy::Auto)]
+    pub color: ColorPolicy,
+
+    /// Proteins per second of the --demo generator.
+    #[arg(long, default_value_t = 20, value_name = "N")]
+    pub demo_rate: u32,
+
+    /// Tail cap in proteins per pool (default 5000).
+    #[arg(long, value_name = "N")]
+    pub tail_cap: Option<usize>,
+}
+
+/// The headless subcommands to use when there is no terminal.
+pub const NOT_A_TERMINAL: &str = "the dashboard needs a terminal on stdin and stdout; headless subcommands: tidepool tail, deposit, nth, pool, slaw, hive, amp, rpc, group, serve, bench, screenshot";
+
+/// Resolves the theme from flag, config and colour policy.
+pub fn pick_theme(
+    global: &Global,
+    args: &Args,
+    cfg: &Config,
+) -> Result<Theme, crate::tui::theme::Error> {
+    let mono = match args.color {
+        ColorPolicy::Always => false,
+        ColorPolicy::Never => true,
+        ColorPolicy::Auto => global.is_no_color(),
+    };
+    if mono {
+        return Ok(Theme::mono());
+    }
+    let name = args
+        .theme
+        .clone()
+        .or_else(|| cfg.theme.clone())
+        .unwrap_or_else(|| "dark".into());
+    Theme::load(&name, config::config_dir().as_deref())
+}
+
+fn default_pools_dir() -> PathBuf {
+    std::env::var_os("OB_POOLS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/var/ob/pools"))
+}
+
+fn rotate_log(path: &std::path::Path) {
+    const CAP: u64 = 10 << 20;
+    if std::fs::metadata(path)
+        .map(|m| m.len() > CAP)
+        .unwrap_or(false)
+    {
+        let _ = std::fs::rename(path, path.with_extension("log.1"));
+    }
 }
 
 /// Opens the console.
-pub fn run(_global: &Global, _args: Args) -> Result<(), Report> {
-    Err(crate::cli::not_built("the dashboard"))
+pub fn run(global: &Global, args: Args) -> Result<(), Report> {
+    if !std::io::stdin().is_terminal() || !std::io::stdout().is_terminal() {
+        return Err(Report::new(Exit::Usage, NOT_A_TERMINAL));
+    }
+    let (cfg, cfg_warnings) = Config::load(global.config.as_deref())
+        .map_err(|e| Report::new(Exit::Usage, e.to_string()))?;
+    let theme =
+        pick_theme(global, &args, &cfg).map_err(|e| Report::new(Exit::Usage, e.to_string()))?;
+    let (keymap, key_problems) = Keymap::with_overrides(&cfg.keys);
+
+    let log_path = global
+        .log_file
+        .clone()
+        .unwrap_or_else(crate::cli::logging::default_log_path);
+    if let Some(dir) = log_path.parent() {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Report::from(e).context(format!("log directory {}", dir.display())))?;
+    }
+    rotate_log(&log_path);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log_path)
+        .map_err(|e| Report::from(e).context(format!("log file {}", log_path.display())))?;
+    let (layer, mut logs) = log_layer::channel();
+    let filter = EnvFilter::try_from_env("TIDEPOOL_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let _ = tracing_subscriber::registry()
+        .with(filter)
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::sync::Mutex::new(file))
+                .with_ansi(false),
+        )
+        .with(layer)
+        .try_init();
+    for w in cfg_warnings
+        .iter()
+        .chain(&key_problems)
+        .chain(&theme.warnings)
+    {
+        tracing::warn!("{w}");
+    }
+
+    let pools_dir = args
+        .pools_dir
+        .clone()
+        .or_else(|| cfg.pools_dir.clone())
+        .unwrap_or_else(default_pools_dir);
+    let readonly = global.readonly || cfg.readonly;
+    let settings = Settings {
+        readonly,
+        tail_cap: args.tail_cap.or(cfg.tail_cap).unwrap_or(TAIL_CAP),
+        tail_cap_bytes: cfg.tail_cap_bytes.unwrap_or(TAIL_CAP_BYTES),
+        pools_dir: pools_dir.display().to_string(),
+        log_path: log_path.display().to_string(),
+        utc: true,
+        utc_offset: 0,
+    };
+    let mut app = App::new(theme.clone(), keymap, settings);
+    let history_path = config::data_dir().map(|d| d.join("history.txt"));
+    if let Some(p) = &history_path {
+        if let Ok(text) = std::fs::read_to_string(p) {
+            app.history = History::from_lines(text.lines().map(str::to_string));
+        }
+    }
+    if let Some(first) = cfg_warnings.first().or(key_problems.first()) {
+        app.error(first.clone());
+    }
+    let mouse = args.mouse || cfg.mouse;
+    let fps = cfg.fps.map(|f| f.clamp(10, 60)).unwrap_or(args.fps);
+
+    let rt = crate::cli::runtime()?;
+    let result = rt.block_on(async {
+        let (mut handle, end) = source::pools_channel();
+        if args.demo {
+            tokio::spawn(demo::run(
+                end,
+                demo::DemoOpts {
+                    rate: args.demo_rate,
+                    ..demo::DemoOpts::default()
+                },
+            ));
+        } else {
+            // TODO: open the local pools directory through engine::pool::handle once
+            // the pool engine lands on main; until then say so in the Pools view
+            tokio::spawn(demo::unavailable(
+                end,
+                format!(
+                    "local pool engine not built yet ({}); try --demo",
+                    pools_dir.display()
+                ),
+            ));
+        }
+        tracing::info!(
+            "console started (theme {}, fps {fps}, readonly {readonly}, demo {})",
+            theme.name,
+            args.demo
+        );
+        let stop = CancellationToken::new();
+        let sig_stop = stop.clone();
+        tokio::spawn(async move {
+            use tokio::signal::unix::{signal, SignalKind};
+            let (Ok(mut term_sig), Ok(mut hup)) = (
+                signal(SignalKind::terminate()),
+                signal(SignalKind::hangup()),
+            ) else {
+                return;
+            };
+            tokio::select! {
+                _ = term_sig.recv() => tracing::info!("SIGTERM: quitting"),
+                _ = hup.recv() => tracing::info!("SIGHUP: quitting"),
+            }
+            sig_stop.cancel();
+        });
+        term::install_panic_hook(log_path.clone());
+        let mut terminal = term::enter(mouse).map_err(|e| e.to_string())?;
+        let opts = LoopOpts {
+            fps,
+            save_dir: std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")),
+        };
+        let out = loop {
+            let mut input = crossterm::event::EventStream::new();
+            let size = terminal.size().map_err(|e| e.to_string())?;
+            app.size = (size.width, size.height);
+            let r = crate::tui::run_loop(
+                &mut terminal,
+                &mut app,
+                &mut input,
+                &mut handle,
+                &mut logs,
+                &stop,
+                &opts,
+            )
+            .await;
+            match r {
+                Ok(LoopEnd::Suspend) => {
+                    drop(input);
+                    terminal = term::suspend(mouse).map_err(|e| e.to_string())?;
+                    app.dirty = true;
+                }
+                other => break other,
+            }
+        };
+        let _ = term::restore();
+        out
+    });
+    if let Some(p) = &history_path {
+        if let Some(dir) = p.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        let _ = std::fs::write(p, app.history.lines().join("\n") + "\n");
+    }
+    match result {
+        Ok(_) => Ok(()),
+        Err(e) => Err(Report::failure(format!("console: {e}"))
+            .context(format!("log: {}", log_path.display()))),
+    }
 }

@@ -1,0 +1,225 @@
+//! Whole-app event scripts (console spec section 11): each `tests/scripts/*.txt`
+//! feeds keys and fake engine events to the app and asserts on the screen and on
+//! the engine commands sent. One more test drives the real main loop headless with
+//! channels the test owns.
+
+use std::collections::VecDeque;
+use std::path::Path;
+use std::time::Duration;
+
+use tidepool::tui::app::App;
+use tidepool::tui::event::AppEvent;
+use tidepool::tui::keymap::Chord;
+use tidepool::tui::shots::{app_for, draw, text};
+use tidepool::tui::source::{PoolCmd, PoolEvent, Protein, Retort};
+use tidepool::tui::theme::Theme;
+
+fn unquote(s: &str) -> &str {
+    s.trim().trim_matches('"')
+}
+
+fn run_script(name: &str, body: &str) {
+    let mut app: App = app_for(Theme::mono(), "", 100, 30);
+    let mut sent: VecDeque<PoolCmd> = VecDeque::new();
+    for (n, line) in body.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let ctx = format!("{name}:{}: {line}", n + 1);
+        let (cmd, rest) = line.split_once(' ').unwrap_or((line, ""));
+        sent.extend(app.outbox.drain(..));
+        let screen = || text(&draw(&app));
+        match cmd {
+            "readonly" => app.settings.readonly = true,
+            "key" => {
+                for k in rest.split_whitespace() {
+                    let c = Chord::parse(k).unwrap_or_else(|| panic!("{ctx}: bad key {k}"));
+                    app.handle(AppEvent::Key(c.to_event()));
+                }
+            }
+            "type" => app.handle(AppEvent::Paste(rest.to_string())),
+            "tick" => {
+                let n: u32 = rest.parse().unwrap_or(1);
+                for _ in 0..n {
+                    app.now += 1.0;
+                    app.handle(AppEvent::Tick);
+                }
+            }
+            "resize" => {
+                let v: Vec<u16> = rest
+                    .split_whitespace()
+                    .filter_map(|x| x.parse().ok())
+                    .collect();
+                app.handle(AppEvent::Resize(v[0], v[1]));
+            }
+            "engine" => {
+                let w: Vec<&str> = rest.split_whitespace().collect();
+                let ev = match w.as_slice() {
+                    ["pools.protein", pool, idx, descrips] => {
+                        PoolEvent::Protein(tidepool::tui::demo::item(
+                            pool,
+                            idx.parse().expect("index"),
+                            tidepool::tui::demo::FIXED_NOW + 1.0,
+                            Protein {
+                                descrips: descrips.split(',').map(str::to_string).collect(),
+                                ..Protein::default()
+                            },
+                        ))
+                    }
+                    ["pools.protein", pool, idx] => PoolEvent::Protein(tidepool::tui::demo::item(
+                        pool,
+                        idx.parse().expect("index"),
+                        tidepool::tui::demo::FIXED_NOW + 1.0,
+                        Protein::default(),
+                    )),
+                    ["pools.dropped", pool, n] => PoolEvent::Dropped {
+                        pool: pool.to_string(),
+                        count: n.parse().expect("count"),
+                    },
+                    ["pools.deposited", pool, idx] => PoolEvent::Deposited {
+                        pool: pool.to_string(),
+                        result: Ok(idx.parse().expect("index")),
+                    },
+                    ["pools.deposited", pool, retort, code] => PoolEvent::Deposited {
+                        pool: pool.to_string(),
+                        result: Err(Retort {
+                            name: retort.to_string(),
+                            code: code.parse().expect("code"),
+                        }),
+                    },
+                    ["pools.admin", verb, pool, "ok"] => PoolEvent::Admin {
+                        what: format!("{verb} {pool}"),
+                        result: Ok(()),
+                    },
+                    _ => panic!("{ctx}: unknown engine event"),
+                };
+                app.handle(AppEvent::Pool(ev));
+            }
+            "expect" => {
+                let s = screen();
+                assert!(s.contains(unquote(rest)), "{ctx}: not on screen:\n{s}");
+            }
+            "expect-not" => {
+                let s = screen();
+                assert!(
+                    !s.contains(unquote(rest)),
+                    "{ctx}: unexpectedly on screen:\n{s}"
+                );
+            }
+            "expect-mode" => assert_eq!(app.mode().label(), rest.trim(), "{ctx}"),
+            "expect-cmd" => {
+                let got = sent.pop_front().map(|c| c.describe());
+                assert_eq!(got.as_deref(), Some(rest.trim()), "{ctx}");
+            }
+            "expect-no-cmd" => assert!(sent.is_empty(), "{ctx}: commands sent: {sent:?}"),
+            "expect-quit" => assert!(app.quit, "{ctx}"),
+            "snapshot" => insta::assert_snapshot!(format!("script_{}", rest.trim()), screen()),
+            other => panic!("{ctx}: unknown step {other}"),
+        }
+    }
+}
+
+#[test]
+fn every_script_passes() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scripts");
+    let mut names: Vec<_> = std::fs::read_dir(&dir)
+        .expect("scripts dir")
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "txt"))
+        .collect();
+    names.sort();
+    assert!(names.len() >= 5);
+    for p in names {
+        let body = std::fs::read_to_string(&p).expect("script");
+        run_script(&p.file_name().expect("name").to_string_lossy(), &body);
+    }
+}
+
+#[tokio::test]
+async fn main_loop_draws_forwards_commands_and_quits() {
+    use futures::StreamExt;
+    use ratatui::backend::TestBackend;
+    use tidepool::tui::{run_loop, LoopEnd, LoopOpts};
+    use tokio_util::sync::CancellationToken;
+
+    let mut term = ratatui::Terminal::new(TestBackend::new(100, 30)).expect("terminal");
+    let mut app = App::new(Theme::mono(), Default::default(), Default::default());
+    let (mut handle, mut end) = tidepool::tui::source::pools_channel();
+    let (_log_tx, mut logs) = tokio::sync::mpsc::channel(8);
+    let (key_tx, key_rx) =
+        tokio::sync::mpsc::channel::<std::io::Result<crossterm::event::Event>>(8);
+    let mut input = tokio_stream_from(key_rx).boxed();
+    let stop = CancellationToken::new();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let opts = LoopOpts {
+        fps: 60,
+        save_dir: dir.path().to_path_buf(),
+    };
+    let engine = tokio::spawn(async move {
+        end.events
+            .send(PoolEvent::List(vec![tidepool::tui::source::PoolInfo {
+                name: "p".into(),
+                location: tidepool::tui::source::Location::Demo,
+                capacity: 1 << 20,
+                used: 0,
+                oldest: None,
+                newest: None,
+            }]))
+            .await
+            .expect("send");
+        // the console asks to tail the only pool
+        let cmd = tokio::time::timeout(Duration::from_secs(5), end.cmd.recv())
+            .await
+            .expect("in time");
+        assert_eq!(
+            cmd,
+            Some(PoolCmd::Tail {
+                pool: "p".into(),
+                backlog: 200
+            })
+        );
+        for i in 0..3 {
+            end.events
+                .send(PoolEvent::Protein(tidepool::tui::demo::item(
+                    "p",
+                    i,
+                    0.0,
+                    Protein::default(),
+                )))
+                .await
+                .expect("send");
+        }
+        for k in ['2', 'q'] {
+            let ev = crossterm::event::Event::Key(crossterm::event::KeyEvent::from(
+                crossterm::event::KeyCode::Char(k),
+            ));
+            key_tx.send(Ok(ev)).await.expect("key");
+        }
+        end
+    });
+    let r = tokio::time::timeout(
+        Duration::from_secs(10),
+        run_loop(
+            &mut term,
+            &mut app,
+            &mut input,
+            &mut handle,
+            &mut logs,
+            &stop,
+            &opts,
+        ),
+    )
+    .await
+    .expect("loop ends in time");
+    assert_eq!(r, Ok(LoopEnd::Quit));
+    let _end = engine.await.expect("engine task");
+    assert_eq!(app.pools.tail.ring.len(), 3);
+}
+
+fn tokio_stream_from<T: Send + 'static>(
+    mut rx: tokio::sync::mpsc::Receiver<T>,
+) -> impl futures::Stream<Item = T> + Send {
+    futures::stream::poll_fn(move |cx| rx.poll_recv(cx))
+}

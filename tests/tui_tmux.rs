@@ -1,0 +1,242 @@
+//! End-to-end: the real binary in tmux at 80×24 (console spec section 11). Skips
+//! loudly when tmux is missing; fails instead under TIDEPOOL_REQUIRE_INTEROP=1.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+struct Tmux {
+    socket: String,
+    dir: tempfile::TempDir,
+}
+
+impl Tmux {
+    fn start(name: &str, env: &[(&str, &str)]) -> Option<Tmux> {
+        if Command::new("tmux").arg("-V").output().is_err() {
+            assert!(
+                std::env::var_os("TIDEPOOL_REQUIRE_INTEROP").is_none(),
+                "tmux not found on PATH and TIDEPOOL_REQUIRE_INTEROP is set"
+            );
+            println!("skipping tui_tmux {name}: tmux not found on PATH");
+            return None;
+        }
+        let dir = tempfile::tempdir().expect("tempdir");
+        let socket = format!("tidepool-e2e-{}-{name}", std::process::id());
+        let bin = env!("CARGO_BIN_EXE_tidepool");
+        let home = dir.path().to_string_lossy().to_string();
+        let mut envs = format!(
+            "env -u NO_COLOR HOME={home} XDG_CONFIG_HOME={home}/config XDG_DATA_HOME={home}/data XDG_STATE_HOME={home}/state TERM=xterm-256color"
+        );
+        for (k, v) in env {
+            envs.push_str(&format!(" {k}={v}"));
+        }
+        let cmd = format!("{envs} {bin} --demo --demo-rate 50 --log-file {home}/tidepool.log");
+        let t = Tmux { socket, dir };
+        let out = t.tmux(&[
+            "new-session",
+            "-d",
+            "-x",
+            "80",
+            "-y",
+            "24",
+            "-s",
+            "e2e",
+            &cmd,
+        ]);
+        assert!(
+            out.status.success(),
+            "tmux new: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        t.tmux(&["set-option", "-t", "e2e", "remain-on-exit", "on"]);
+        Some(t)
+    }
+
+    fn tmux(&self, args: &[&str]) -> Output {
+        Command::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .expect("tmux runs")
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        for k in keys {
+            self.tmux(&["send-keys", "-t", "e2e", k]);
+        }
+    }
+
+    fn literal(&self, text: &str) {
+        self.tmux(&["send-keys", "-t", "e2e", "-l", text]);
+    }
+
+    fn screen(&self, escapes: bool) -> String {
+        let mut args = vec!["capture-pane", "-p", "-t", "e2e"];
+        if escapes {
+            args.push("-e");
+        }
+        String::from_utf8_lossy(&self.tmux(&args).stdout).to_string()
+    }
+
+    fn wait_for(&self, text: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let s = self.screen(false);
+            if s.contains(text) {
+                return s;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {text:?}; screen:\n{s}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn wait_gone(&self, text: &str) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.screen(false).contains(text) {
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {text:?} to go"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn wait_dead(&self) -> i32 {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let out = self.tmux(&[
+                "display-message",
+                "-p",
+                "-t",
+                "e2e",
+                "#{pane_dead} #{pane_dead_status}",
+            ]);
+            let s = String::from_utf8_lossy(&out.stdout).trim().to_string();
+            if let Some(code) = s.strip_prefix("1 ") {
+                return code.parse().unwrap_or(-1);
+            }
+            assert!(
+                Instant::now() < deadline,
+                "pane did not exit: {s}\n{}",
+                self.screen(false)
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    #[allow(dead_code)]
+    fn log(&self) -> PathBuf {
+        self.dir.path().join("tidepool.log")
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.tmux(&["kill-server"]);
+    }
+}
+
+#[test]
+fn tmux_pools_scenario() {
+    let Some(t) = Tmux::start("pools", &[]) else {
+        return;
+    };
+    let s = t.wait_for("Groups");
+    for card in ["Pools", "Hive", "AMP", "simpy.io RPC", "Groups"] {
+        assert!(s.contains(card), "card {card} missing:\n{s}");
+    }
+    t.keys(&["2"]);
+    t.wait_for("tail demo");
+    t.keys(&["f"]);
+    t.wait_for("PAUSED +");
+    t.keys(&["G"]);
+    t.wait_for("following");
+    t.keys(&["l", "/"]);
+    t.literal("arf");
+    t.keys(&["Enter"]);
+    t.wait_for("filter: arf");
+    // a lone Esc followed at once by a key reads as Alt-key, so wait for its effect
+    t.keys(&["Escape"]);
+    t.wait_gone("filter: arf");
+    // create a pool through the form and its confirmation
+    t.keys(&["h", "c", "C-u"]);
+    t.literal("e2e-pool");
+    t.keys(&["C-s"]);
+    t.wait_for("create pool e2e-pool?");
+    t.keys(&["y"]);
+    t.wait_for("create e2e-pool: done");
+    // deposit into it and see the protein in its tail
+    t.keys(&[":"]);
+    t.literal("tail e2e-pool");
+    t.keys(&["Enter"]);
+    t.wait_for("tail e2e-pool");
+    t.keys(&["d", "C-u"]);
+    t.literal("[e2e, marker]");
+    t.keys(&["C-s"]);
+    t.wait_for("deposited #0");
+    t.keys(&["Escape"]);
+    t.wait_gone("deposit a protein");
+    t.wait_for("e2e, marker");
+    // too small, then back
+    t.tmux(&["resize-window", "-t", "e2e", "-x", "50", "-y", "15"]);
+    t.wait_for("terminal too small");
+    t.tmux(&["resize-window", "-t", "e2e", "-x", "80", "-y", "24"]);
+    t.wait_for("tail e2e-pool");
+    t.keys(&["q"]);
+    assert_eq!(t.wait_dead(), 0);
+    let s = t.screen(false);
+    assert!(
+        !s.contains("tail e2e-pool"),
+        "alternate screen not left:\n{s}"
+    );
+}
+
+#[test]
+fn tmux_no_color_has_no_colour_codes() {
+    let Some(t) = Tmux::start("nocolor", &[("NO_COLOR", "1")]) else {
+        return;
+    };
+    t.wait_for("Groups");
+    t.keys(&["2"]);
+    t.wait_for("tail demo");
+    let s = t.screen(true);
+    for seq in s.split('\x1b').skip(1) {
+        let Some(params) = seq
+            .strip_prefix('[')
+            .and_then(|p| p.split_once('m'))
+            .map(|p| p.0)
+        else {
+            continue;
+        };
+        for p in params.split(';').filter_map(|p| p.parse::<u32>().ok()) {
+            let colour = matches!(p, 30..=38 | 40..=48 | 90..=97 | 100..=107);
+            assert!(!colour, "colour SGR {p} in a NO_COLOR screen:\n{s:?}");
+        }
+    }
+    assert!(
+        s.contains("\x1b[1m") || s.contains("\x1b[7m") || s.contains(";1m") || s.contains(";7m"),
+        "no bold/reverse at all:\n{s:?}"
+    );
+    t.keys(&["q"]);
+    assert_eq!(t.wait_dead(), 0);
+}
+
+#[cfg(debug_assertions)]
+#[test]
+fn tmux_panic_restores_the_terminal() {
+    let Some(t) = Tmux::start("panic", &[("RUST_BACKTRACE", "0")]) else {
+        return;
+    };
+    t.wait_for("Groups");
+    t.keys(&[":"]);
+    t.literal("debug panic");
+    t.keys(&["Enter"]);
+    let code = t.wait_dead();
+    assert_ne!(code, 0);
+    let s = t.wait_for("the console panicked");
+    assert!(s.contains("requested with :debug panic"), "{s}");
+}

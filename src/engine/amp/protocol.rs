@@ -238,7 +238,7 @@ impl<W> Peer<W> {
         now: Instant,
         deadline: Option<Instant>,
         waiter: W,
-    ) -> (AmpBox, Option<Bytes>) {
+    ) -> (AmpBox, Result<Bytes, W>) {
         let tag = Bytes::from(format!("{:x}", self.next_tag));
         self.next_tag += 1;
         args.insert(
@@ -246,7 +246,7 @@ impl<W> Peer<W> {
             Bytes::copy_from_slice(command.as_bytes()),
         );
         if !requires_answer {
-            return (args, None);
+            return (args, Err(waiter));
         }
         args.insert(Bytes::from_static(ASK), tag.clone());
         if let Some(d) = deadline {
@@ -261,7 +261,7 @@ impl<W> Peer<W> {
                 waiter,
             },
         );
-        (args, Some(tag))
+        (args, Ok(tag))
     }
 
     /// Classifies a received box in Twisted's order: `_answer`, `_error`,
@@ -394,9 +394,9 @@ mod tests {
         let mut p: Peer<()> = Peer::new();
         let now = Instant::now();
         let (b, t) = p.call("Log", AmpBox::new(), false, now, None, ());
-        assert!(t.is_none() && !b.contains(ASK));
+        assert!(t.is_err() && !b.contains(ASK));
         for _ in 0..9 {
-            p.call("Sum", AmpBox::new(), true, now, None, ());
+            let _ = p.call("Sum", AmpBox::new(), true, now, None, ());
         }
         let (_, t) = p.call("Sum", AmpBox::new(), true, now, None, ());
         assert_eq!(t.unwrap().as_ref(), b"b");
@@ -423,9 +423,16 @@ mod tests {
         let mut p: Peer<u8> = Peer::new();
         let now = Instant::now();
         let later = now + Duration::from_secs(2);
-        p.call("A", AmpBox::new(), true, now, Some(later), 1);
-        p.call("B", AmpBox::new(), true, now, Some(now + Duration::from_secs(1)), 2);
-        p.call("C", AmpBox::new(), true, now, None, 3);
+        let _ = p.call("A", AmpBox::new(), true, now, Some(later), 1);
+        let _ = p.call(
+            "B",
+            AmpBox::new(),
+            true,
+            now,
+            Some(now + Duration::from_secs(1)),
+            2,
+        );
+        let _ = p.call("C", AmpBox::new(), true, now, None, 3);
         assert_eq!(p.next_deadline(), Some(now + Duration::from_secs(1)));
         let gone = p.expire(now + Duration::from_millis(1500));
         assert_eq!(gone.len(), 1);

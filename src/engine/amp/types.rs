@@ -519,7 +519,12 @@ impl DateTime {
         if let Ok(dt) = DateTime::parse(text.as_bytes()) {
             return Ok(dt);
         }
-        let err = || bad(&ArgType::DateTime, format!("expected RFC 3339, got {text:?}"));
+        let err = || {
+            bad(
+                &ArgType::DateTime,
+                format!("expected RFC 3339, got {text:?}"),
+            )
+        };
         let (main, offset) = if let Some(m) = text.strip_suffix(['Z', 'z']) {
             (m, "-00:00".to_string())
         } else if text.len() > 6 && matches!(text.as_bytes()[text.len() - 6], b'+' | b'-') {
@@ -708,7 +713,9 @@ pub fn parse_text(ty: &ArgType, text: &str) -> Result<Value, ValueError> {
             from_json(ty, &json)
         }
         ArgType::String => match text.strip_prefix("hex:") {
-            Some(h) => Ok(Value::Bytes(parse_hex(h).ok_or_else(|| bad(ty, "bad hex"))?)),
+            Some(h) => Ok(Value::Bytes(
+                parse_hex(h).ok_or_else(|| bad(ty, "bad hex"))?,
+            )),
             None => Ok(Value::Bytes(Bytes::copy_from_slice(text.as_bytes()))),
         },
         ArgType::Unicode => Ok(Value::Unicode(text.to_string())),
@@ -874,7 +881,11 @@ mod tests {
 
     #[test]
     fn float_parsing_accepts_python_forms() {
-        for (t, v) in [("Infinity", f64::INFINITY), ("INF", f64::INFINITY), (" 1.5 ", 1.5)] {
+        for (t, v) in [
+            ("Infinity", f64::INFINITY),
+            ("INF", f64::INFINITY),
+            (" 1.5 ", 1.5),
+        ] {
             assert_eq!(parse_float(t).unwrap(), v);
         }
         assert_eq!(parse_float("1_0.5").unwrap(), 10.5);

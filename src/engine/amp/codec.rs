@@ -433,12 +433,7 @@ mod tests {
             let cut = cut.min(data.len());
             for part in [&data[..cut], &data[cut..]] {
                 buf.extend_from_slice(part);
-                loop {
-                    match codec.decode(&mut buf) {
-                        Ok(Some(_)) => continue,
-                        _ => break,
-                    }
-                }
+                while let Ok(Some(_)) = codec.decode(&mut buf) {}
             }
         }
 

@@ -359,6 +359,18 @@ pub fn destination(s: &str) -> Result<Name, Error> {
     group_name(s)
 }
 
+/// A frame whose header lengths match its contents.
+fn frame(mut header: Header, groups: Vec<Name>, data: Bytes) -> Frame {
+    header.num_groups = groups.len() as i32;
+    header.data_len = data.len() as i32;
+    Frame {
+        header,
+        old_type: None,
+        groups,
+        data,
+    }
+}
+
 fn request_header(me: &Name, ty: u32, msg_type: i16) -> Header {
     Header {
         ty,
@@ -373,32 +385,29 @@ fn request_header(me: &Name, ty: u32, msg_type: i16) -> Header {
 
 /// The join request for `group` from the connection `me`.
 pub fn join_request(me: &Name, group: &Name) -> Frame {
-    Frame {
-        header: request_header(me, JOIN_MESS, 0),
-        old_type: None,
-        groups: vec![group.clone()],
-        data: Bytes::new(),
-    }
+    frame(
+        request_header(me, JOIN_MESS, 0),
+        vec![group.clone()],
+        Bytes::new(),
+    )
 }
 
 /// The leave request.
 pub fn leave_request(me: &Name, group: &Name) -> Frame {
-    Frame {
-        header: request_header(me, LEAVE_MESS, 0),
-        old_type: None,
-        groups: vec![group.clone()],
-        data: Bytes::new(),
-    }
+    frame(
+        request_header(me, LEAVE_MESS, 0),
+        vec![group.clone()],
+        Bytes::new(),
+    )
 }
 
 /// The disconnect request (one name: our own private group).
 pub fn kill_request(me: &Name) -> Frame {
-    Frame {
-        header: request_header(me, KILL_MESS, 0),
-        old_type: None,
-        groups: vec![me.clone()],
-        data: Bytes::new(),
-    }
+    frame(
+        request_header(me, KILL_MESS, 0),
+        vec![me.clone()],
+        Bytes::new(),
+    )
 }
 
 /// A multicast with libspread's checks plus the daemon's size rule 6 and the
@@ -433,12 +442,11 @@ pub fn multicast_request(
             what: format!("message of {len} bytes with header and names (max 144000)"),
         });
     }
-    Ok(Frame {
-        header: request_header(me, service_type, msg_type),
-        old_type: None,
+    Ok(frame(
+        request_header(me, service_type, msg_type),
         groups,
         data,
-    })
+    ))
 }
 
 /// A group's view as a client last saw it.

@@ -715,7 +715,7 @@ pub fn decode_accept(b: &[u8]) -> Result<Option<(Accept, usize)>, Error> {
     let Some(name) = b.get(5..5 + p) else {
         return Ok(None);
     };
-    let private_group = Name::from_bytes(name).ok_or_else(|| Error::Rejected {
+    let private_group = Name::from_bytes(name).ok_or(Error::Rejected {
         code: CONNECTION_CLOSED,
     })?;
     Ok(Some((

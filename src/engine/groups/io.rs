@@ -726,7 +726,7 @@ impl Client {
         let mut buf = BytesMut::new();
         let methods = loop {
             if let Some((offer, used)) = codec::decode_auth_offer(&buf)? {
-                let _ = bytes::Buf::advance(&mut buf, used);
+                bytes::Buf::advance(&mut buf, used);
                 match offer {
                     AuthOffer::Methods(m) => break m,
                     AuthOffer::Reject(code) => return Err(Error::Rejected { code }),
@@ -744,7 +744,7 @@ impl Client {
         stream.write_all(&out).await.map_err(io_err)?;
         let accept = loop {
             if let Some((accept, used)) = codec::decode_accept(&buf)? {
-                let _ = bytes::Buf::advance(&mut buf, used);
+                bytes::Buf::advance(&mut buf, used);
                 break accept;
             }
             read_more(&mut stream, &mut buf, addr).await?;

@@ -430,6 +430,11 @@ pub(crate) async fn drive(
             }
             dirty = true;
         }
+        if !dirty && observer.is_some() {
+            // Nothing left to flush: the batch is done, show its effect.
+            stats.in_flight = peer.pending() as u64;
+            publish(&stats);
+        }
         if !commands_open && close_when_unused && waiters.is_empty() && running.is_empty() {
             break CloseReason::Shutdown;
         }

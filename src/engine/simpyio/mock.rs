@@ -130,6 +130,9 @@ pub fn client() -> Service {
     root
 }
 
+/// Largest string `math/mul` builds from `str * int`.
+const REPEAT_CAP_BYTES: usize = 1 << 20;
+
 /// `a + b` / `a * b` with Python's rules for the JSON types.
 fn binary(a: &[Json], op: &str) -> Result<Json, Failure> {
     let unsupported = || {
@@ -174,6 +177,17 @@ fn binary(a: &[Json], op: &str) -> Result<Json, Failure> {
             Ok(Json::Float(if op == "+" { x + y } else { x * y }))
         }
         (Json::Str(x), Json::Str(y)) if op == "+" => Ok(Json::Str(format!("{x}{y}"))),
+        (Json::Str(s), Json::Int(n)) | (Json::Int(n), Json::Str(s)) if op == "*" => {
+            let n = usize::try_from(*n).unwrap_or(0);
+            // Python would try to allocate anything; a mock server should not.
+            if s.len().saturating_mul(n) > REPEAT_CAP_BYTES {
+                return Err(Failure::new(
+                    "MemoryError",
+                    "result too large for the mock server",
+                ));
+            }
+            Ok(Json::Str(s.repeat(n)))
+        }
         (Json::Array(x), Json::Array(y)) if op == "+" => {
             Ok(Json::Array(x.iter().chain(y).cloned().collect()))
         }

@@ -362,6 +362,10 @@ impl Peer {
             .filter(|(_, p)| p.deadline.is_some_and(|d| d <= now))
             .map(|(id, _)| *id)
             .collect();
+        // HashMap order is random per process; sorted, a seeded simulation
+        // replays the same sequence of timeouts.
+        let mut due = due;
+        due.sort_unstable();
         for id in &due {
             self.abandon(*id);
         }
@@ -370,7 +374,9 @@ impl Peer {
 
     /// Ends every pending request (the connection closed); returns their ids.
     pub fn close(&mut self) -> Vec<u64> {
-        self.pending.drain().map(|(id, _)| id).collect()
+        let mut ids: Vec<u64> = self.pending.drain().map(|(id, _)| id).collect();
+        ids.sort_unstable();
+        ids
     }
 }
 

@@ -48,10 +48,14 @@ pub enum Engine {
 
 /// Runs one benchmark.
 pub fn run(_global: &Global, args: Args) -> Result<(), Report> {
-    if let Engine::Amp = args.engine {
-        return amp::run(args.quick);
+    match args.engine {
+        Engine::Slaw => slaw::run(args.quick),
+        Engine::Pool => pool::run(args.quick),
+        Engine::PoolTcp => pool_tcp::run(args.quick),
+        Engine::Console => console::run(args.quick),
+        Engine::Hive => hive::run(args.quick),
+        Engine::Amp => amp::run(args.quick),
+        Engine::Rpc => rpc::run(args.quick),
+        Engine::Groups => groups::run(args.quick),
     }
-    Err(crate::cli::not_built(
-        &format!("tidepool bench {:?}", args.engine).to_lowercase(),
-    ))
 }

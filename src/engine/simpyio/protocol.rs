@@ -1,0 +1,797 @@
+//! The request/reply state of one connection and the RPC dispatch (simpyio
+//! spec §2.1, §2.2 and §3).
+//!
+//! Sans-IO: no sockets, no clock. Time comes in as an [`Instant`] argument so
+//! timeouts are testable with any clock (tokio's paused one, the simulated
+//! network's). One [`Peer`] per connection numbers its own requests from 0,
+//! keeps the pending table, caps outstanding requests both ways
+//! (`message_limit`) and turns every received message into an [`Event`] or a
+//! [`Violation`] that ends the connection.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::codec::{Kind, Message};
+use super::json::Json;
+
+/// Default `message_limit` of simpy.io's `Message`.
+pub const MESSAGE_LIMIT: usize = 1024;
+
+/// How many abandoned or timed-out request ids are remembered, so that their
+/// late replies are dropped quietly instead of counting as unknown ids.
+const ABANDONED_MEMORY: usize = 4096;
+
+/// Custom type id of a proxy: a reference to an object of the receiving peer.
+pub const TYPEID_PROXY: u64 = 0;
+/// Custom type id of an exposed object: a reference to an object of the sender.
+pub const TYPEID_EXPOSED: u64 = 1;
+
+/// One RPC call: `[path, args, kwargs]`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Call {
+    /// `/`-separated path from the receiver's root object; `""` is the root.
+    pub path: String,
+    /// Positional arguments.
+    pub args: Vec<Json>,
+    /// Keyword arguments in order.
+    pub kwargs: Vec<(String, Json)>,
+}
+
+impl Call {
+    /// A call with positional arguments only.
+    pub fn new(path: impl Into<String>, args: Vec<Json>) -> Self {
+        Self {
+            path: path.into(),
+            args,
+            kwargs: Vec::new(),
+        }
+    }
+
+    /// The request content `[path, args, kwargs]`.
+    pub fn to_content(&self) -> Json {
+        Json::Array(vec![
+            Json::Str(self.path.clone()),
+            Json::Array(self.args.clone()),
+            Json::Object(self.kwargs.clone()),
+        ])
+    }
+
+    /// Reads a request content. `Err(None)` when it is not `[path, args, kwargs]`
+    /// at all (a protocol violation); `Err(Some(failure))` when the shape is
+    /// right but an argument list has the wrong type, which Python answers with
+    /// a `TypeError` failure.
+    pub fn from_content(content: Json) -> Result<Call, Option<Failure>> {
+        let Json::Array(items) = content else {
+            return Err(None);
+        };
+        let Ok::<[Json; 3], _>([path, args, kwargs]) = items.try_into() else {
+            return Err(None);
+        };
+        let Json::Str(path) = path else {
+            return Err(None);
+        };
+        let args = match args {
+            Json::Array(a) => a,
+            other => {
+                return Err(Some(Failure::new(
+                    "TypeError",
+                    format!(
+                        "{path}() argument after * must be an iterable, not {}",
+                        other.type_name()
+                    ),
+                )))
+            }
+        };
+        let kwargs = match kwargs {
+            Json::Object(k) => k,
+            other => {
+                return Err(Some(Failure::new(
+                    "TypeError",
+                    format!(
+                        "{path}() argument after ** must be a mapping, not {}",
+                        other.type_name()
+                    ),
+                )))
+            }
+        };
+        Ok(Call { path, args, kwargs })
+    }
+}
+
+/// A failure as sent in a FAILURE reply: Python sends a whole traceback; we
+/// send its last line, `ExceptionName: message` (spec §2.2).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Failure {
+    /// Python exception class name (`ValueError`, `TypeError`, `RuntimeError`).
+    pub exception: String,
+    /// The message.
+    pub message: String,
+}
+
+impl Failure {
+    /// A failure with an exception name and a message.
+    pub fn new(exception: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            exception: exception.into(),
+            message: message.into(),
+        }
+    }
+
+    /// The reply text.
+    pub fn to_text(&self) -> String {
+        format!("{}: {}", self.exception, self.message)
+    }
+}
+
+/// The outcome of a call as the caller sees it. A FAILURE is data, not an
+/// error: the text is shown as the peer wrote it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Reply {
+    /// SUCCESS with the result.
+    Success(Json),
+    /// FAILURE with the peer's text (a Python traceback from a Python peer).
+    Failure(String),
+}
+
+impl Reply {
+    /// The last non-empty line of a failure text: the exception line of a
+    /// Python traceback.
+    pub fn failure_summary(text: &str) -> &str {
+        text.lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or(text)
+    }
+}
+
+/// A protocol violation by the peer; the connection it happened on is closed.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum Violation {
+    /// A SUCCESS/FAILURE whose id matches no request of ours.
+    #[error("reply for id {0} that is not pending")]
+    UnknownReplyId(String),
+    /// More unanswered requests from the peer than `message_limit`.
+    #[error("peer has more than {0} requests outstanding")]
+    TooManyRequests(usize),
+    /// A request whose content is not `[path, args, kwargs]`.
+    #[error("request {0} content is not [path, args, kwargs]")]
+    BadRequest(String),
+    /// A `__type__` id this side has not registered.
+    #[error("unknown custom type id {0}")]
+    UnknownType(u64),
+    /// A FAILURE whose content is not a string.
+    #[error("failure reply {0} content is not a string")]
+    BadFailure(String),
+}
+
+/// Sending beyond `message_limit` (simpy.io's `MessageOverflowError`).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("too many outstanding requests (message_limit {0})")]
+pub struct Overflow(pub usize);
+
+/// What a received message means.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Event {
+    /// The peer calls us; answer with [`Peer::reply`] using `id` unchanged.
+    Request {
+        /// The peer's id, echoed verbatim.
+        id: Json,
+        /// The call, or the `TypeError` failure to send back.
+        call: Result<Call, Failure>,
+    },
+    /// A reply to one of our requests.
+    Reply {
+        /// Our request id.
+        id: u64,
+        /// What the peer answered.
+        reply: Reply,
+        /// Time from sending to this reply.
+        latency: Duration,
+    },
+    /// A reply for a request we abandoned or timed out; dropped.
+    Late {
+        /// Our request id.
+        id: u64,
+    },
+}
+
+struct Pending {
+    sent: Instant,
+    deadline: Option<Instant>,
+}
+
+/// Per-connection request/reply state.
+pub struct Peer {
+    limit: usize,
+    next_id: u64,
+    pending: HashMap<u64, Pending>,
+    abandoned: HashSet<u64>,
+    abandoned_order: VecDeque<u64>,
+    incoming: usize,
+}
+
+impl Default for Peer {
+    fn default() -> Self {
+        Self::new(MESSAGE_LIMIT)
+    }
+}
+
+impl Peer {
+    /// A fresh peer with the given `message_limit`.
+    pub fn new(message_limit: usize) -> Self {
+        Self {
+            limit: message_limit,
+            next_id: 0,
+            pending: HashMap::new(),
+            abandoned: HashSet::new(),
+            abandoned_order: VecDeque::new(),
+            incoming: 0,
+        }
+    }
+
+    /// Our requests still waiting for a reply.
+    pub fn pending(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// The peer's requests we have not answered yet.
+    pub fn incoming(&self) -> usize {
+        self.incoming
+    }
+
+    /// Starts a request: allocates the next id and returns the message to send.
+    pub fn request(
+        &mut self,
+        call: &Call,
+        now: Instant,
+        timeout: Option<Duration>,
+    ) -> Result<(u64, Message), Overflow> {
+        if self.pending.len() >= self.limit {
+            return Err(Overflow(self.limit));
+        }
+        let id = self.next_id;
+        self.next_id += 1;
+        self.pending.insert(
+            id,
+            Pending {
+                sent: now,
+                deadline: timeout.and_then(|t| now.checked_add(t)),
+            },
+        );
+        Ok((
+            id,
+            Message {
+                kind: Kind::Request,
+                id: Json::Int(id.into()),
+                content: call.to_content(),
+            },
+        ))
+    }
+
+    /// The reply message for a request of the peer.
+    pub fn reply(&mut self, id: Json, outcome: Result<Json, Failure>) -> Message {
+        self.incoming = self.incoming.saturating_sub(1);
+        match outcome {
+            Ok(value) => Message {
+                kind: Kind::Success,
+                id,
+                content: value,
+            },
+            Err(f) => Message {
+                kind: Kind::Failure,
+                id,
+                content: Json::Str(f.to_text()),
+            },
+        }
+    }
+
+    /// Handles one received message.
+    pub fn receive(&mut self, msg: Message, now: Instant) -> Result<Event, Violation> {
+        check_types(&msg.content)?;
+        match msg.kind {
+            Kind::Request => {
+                if self.incoming >= self.limit {
+                    return Err(Violation::TooManyRequests(self.limit));
+                }
+                let call = match Call::from_content(msg.content) {
+                    Ok(c) => Ok(c),
+                    Err(Some(f)) => Err(f),
+                    Err(None) => return Err(Violation::BadRequest(msg.id.to_text())),
+                };
+                self.incoming += 1;
+                Ok(Event::Request { id: msg.id, call })
+            }
+            Kind::Success | Kind::Failure => {
+                let id = match &msg.id {
+                    Json::Int(i) => u64::try_from(*i).ok(),
+                    _ => None,
+                };
+                let Some(id) = id else {
+                    return Err(Violation::UnknownReplyId(msg.id.to_text()));
+                };
+                let Some(p) = self.pending.remove(&id) else {
+                    if self.abandoned.remove(&id) {
+                        return Ok(Event::Late { id });
+                    }
+                    return Err(Violation::UnknownReplyId(id.to_string()));
+                };
+                let reply = if msg.kind == Kind::Success {
+                    Reply::Success(msg.content)
+                } else {
+                    match msg.content {
+                        Json::Str(s) => Reply::Failure(s),
+                        _ => return Err(Violation::BadFailure(id.to_string())),
+                    }
+                };
+                Ok(Event::Reply {
+                    id,
+                    reply,
+                    latency: now.saturating_duration_since(p.sent),
+                })
+            }
+        }
+    }
+
+    /// Forgets a pending request; its reply, if it comes, is dropped quietly.
+    /// Returns whether it was pending.
+    pub fn abandon(&mut self, id: u64) -> bool {
+        if self.pending.remove(&id).is_none() {
+            return false;
+        }
+        if self.abandoned_order.len() >= ABANDONED_MEMORY {
+            if let Some(old) = self.abandoned_order.pop_front() {
+                self.abandoned.remove(&old);
+            }
+        }
+        self.abandoned.insert(id);
+        self.abandoned_order.push_back(id);
+        true
+    }
+
+    /// The earliest request deadline, for the I/O layer's timer.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.pending.values().filter_map(|p| p.deadline).min()
+    }
+
+    /// Abandons every request whose deadline has passed and returns their ids.
+    pub fn expire(&mut self, now: Instant) -> Vec<u64> {
+        let due: Vec<u64> = self
+            .pending
+            .iter()
+            .filter(|(_, p)| p.deadline.is_some_and(|d| d <= now))
+            .map(|(id, _)| *id)
+            .collect();
+        // HashMap order is random per process; sorted, a seeded simulation
+        // replays the same sequence of timeouts.
+        let mut due = due;
+        due.sort_unstable();
+        for id in &due {
+            self.abandon(*id);
+        }
+        due
+    }
+
+    /// Ends every pending request (the connection closed); returns their ids.
+    pub fn close(&mut self) -> Vec<u64> {
+        let mut ids: Vec<u64> = self.pending.drain().map(|(id, _)| id).collect();
+        ids.sort_unstable();
+        ids
+    }
+}
+
+/// Only the two RPC types are registered (§3); any other type id makes the
+/// message undecodable, as in the Python codec.
+fn check_types(v: &Json) -> Result<(), Violation> {
+    match v {
+        Json::Custom { typeid, data } => {
+            if *typeid > TYPEID_EXPOSED {
+                return Err(Violation::UnknownType(*typeid));
+            }
+            check_types(data)
+        }
+        Json::Array(items) => items.iter().try_for_each(check_types),
+        Json::Object(items) => items.iter().try_for_each(|(_, v)| check_types(v)),
+        _ => Ok(()),
+    }
+}
+
+/// Turns received object references into the ones to send back: a proxy of one
+/// of our objects (0) goes out as an exposed object (1) and the other way round,
+/// as the Python RPC's converters do when a method returns what it was given.
+pub fn swap_refs(v: Json) -> Json {
+    match v {
+        Json::Custom { typeid, data } => Json::Custom {
+            typeid: match typeid {
+                TYPEID_PROXY => TYPEID_EXPOSED,
+                TYPEID_EXPOSED => TYPEID_PROXY,
+                other => other,
+            },
+            data: Box::new(swap_refs(*data)),
+        },
+        Json::Array(items) => Json::Array(items.into_iter().map(swap_refs).collect()),
+        Json::Object(items) => {
+            Json::Object(items.into_iter().map(|(k, v)| (k, swap_refs(v))).collect())
+        }
+        other => other,
+    }
+}
+
+/// A short description of an object reference in a received value, for display:
+/// `proxy of our "math"` or `remote object "math"`.
+pub fn describe_ref(v: &Json) -> Option<String> {
+    match v {
+        Json::Custom {
+            typeid: TYPEID_PROXY,
+            data,
+        } => Some(format!("proxy of our object {data}")),
+        Json::Custom {
+            typeid: TYPEID_EXPOSED,
+            data,
+        } => Some(format!("remote object {data} (callable at that path)")),
+        _ => None,
+    }
+}
+
+/// A parameter of an exposed method, for Python-style argument binding.
+#[derive(Clone, Debug)]
+pub struct Param {
+    /// Parameter name (keyword arguments bind by it).
+    pub name: &'static str,
+    /// Default value; `None` makes the parameter required.
+    pub default: Option<Json>,
+}
+
+impl Param {
+    /// A required parameter.
+    pub const fn required(name: &'static str) -> Self {
+        Self {
+            name,
+            default: None,
+        }
+    }
+
+    /// A parameter with a default.
+    pub fn optional(name: &'static str, default: Json) -> Self {
+        Self {
+            name,
+            default: Some(default),
+        }
+    }
+}
+
+/// A plain method: bound arguments in parameter order in, result or failure out.
+pub type SyncFn = Arc<dyn Fn(Vec<Json>) -> Result<Json, Failure> + Send + Sync>;
+
+/// What runs when a method is called. `A` is the I/O layer's asynchronous body
+/// (a method that waits or calls the peer back); the protocol only routes it.
+pub enum Body<A> {
+    /// Answers at once.
+    Sync(SyncFn),
+    /// Answered later by the I/O layer.
+    Async(A),
+}
+
+impl<A: Clone> Clone for Body<A> {
+    fn clone(&self) -> Self {
+        match self {
+            Body::Sync(f) => Body::Sync(f.clone()),
+            Body::Async(a) => Body::Async(a.clone()),
+        }
+    }
+}
+
+/// An exposed method: its signature and body.
+pub struct Method<A> {
+    /// Parameters (`*args`/`**kwargs` are not modelled; mock methods do not need them).
+    pub params: Vec<Param>,
+    /// What runs.
+    pub body: Body<A>,
+}
+
+/// The object tree a peer exposes: methods by full `/`-separated path.
+pub struct Router<A> {
+    methods: HashMap<String, Arc<Method<A>>>,
+}
+
+impl<A> Default for Router<A> {
+    fn default() -> Self {
+        Self {
+            methods: HashMap::new(),
+        }
+    }
+}
+
+impl<A> Router<A> {
+    /// An empty root object.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Exposes a method at `path` (`"echo"`, `"math/mul"`).
+    pub fn method(&mut self, path: &str, params: Vec<Param>, body: Body<A>) -> &mut Self {
+        self.methods
+            .insert(path.to_owned(), Arc::new(Method { params, body }));
+        self
+    }
+
+    /// Exposes a plain function at `path`.
+    pub fn sync(
+        &mut self,
+        path: &str,
+        params: Vec<Param>,
+        f: impl Fn(Vec<Json>) -> Result<Json, Failure> + Send + Sync + 'static,
+    ) -> &mut Self {
+        self.method(path, params, Body::Sync(Arc::new(f)))
+    }
+
+    /// Mounts every method of `child` under `prefix/`.
+    pub fn nest(&mut self, prefix: &str, child: Router<A>) -> &mut Self {
+        for (path, m) in child.methods {
+            self.methods.insert(format!("{prefix}/{path}"), m);
+        }
+        self
+    }
+
+    /// Paths of all methods, sorted.
+    pub fn paths(&self) -> Vec<&str> {
+        let mut p: Vec<&str> = self.methods.keys().map(String::as_str).collect();
+        p.sort_unstable();
+        p
+    }
+
+    /// Whether `path` names an object or method of this tree.
+    pub fn is_object(&self, path: &str) -> bool {
+        path.is_empty()
+            || self.methods.keys().any(|m| {
+                m == path || (m.starts_with(path) && m.as_bytes().get(path.len()) == Some(&b'/'))
+            })
+    }
+
+    /// Resolves a call to its method and binds its arguments. Failures are
+    /// worded like the Python side's.
+    pub fn resolve(&self, call: Call) -> Result<(Arc<Method<A>>, Vec<Json>), Failure> {
+        let Some(method) = self.methods.get(&call.path) else {
+            return Err(Failure::new(
+                "RuntimeError",
+                format!("Failed to resolve path {}", call.path),
+            ));
+        };
+        for arg in call.args.iter().chain(call.kwargs.iter().map(|(_, v)| v)) {
+            if let Json::Custom {
+                typeid: TYPEID_PROXY,
+                data,
+            } = arg
+            {
+                let target = data.as_str().unwrap_or_default();
+                if !self.is_object(target) {
+                    return Err(Failure::new(
+                        "RuntimeError",
+                        format!("Failed to resolve path {target}"),
+                    ));
+                }
+            }
+        }
+        let name = call.path.rsplit('/').next().unwrap_or_default();
+        let args = bind(name, &method.params, call.args, call.kwargs)?;
+        Ok((method.clone(), args))
+    }
+}
+
+fn bind(
+    name: &str,
+    params: &[Param],
+    args: Vec<Json>,
+    kwargs: Vec<(String, Json)>,
+) -> Result<Vec<Json>, Failure> {
+    let type_error = |msg: String| Failure::new("TypeError", format!("{name}() {msg}"));
+    if args.len() > params.len() {
+        return Err(type_error(format!(
+            "takes {} positional argument{} but {} were given",
+            params.len(),
+            if params.len() == 1 { "" } else { "s" },
+            args.len()
+        )));
+    }
+    let mut slots: Vec<Option<Json>> = args.into_iter().map(Some).collect();
+    slots.resize(params.len(), None);
+    for (key, value) in kwargs {
+        let Some(i) = params.iter().position(|p| p.name == key) else {
+            return Err(type_error(format!(
+                "got an unexpected keyword argument '{key}'"
+            )));
+        };
+        if slots[i].is_some() {
+            return Err(type_error(format!(
+                "got multiple values for argument '{key}'"
+            )));
+        }
+        slots[i] = Some(value);
+    }
+    let mut missing = Vec::new();
+    let mut bound = Vec::with_capacity(params.len());
+    for (slot, p) in slots.into_iter().zip(params) {
+        match slot.or_else(|| p.default.clone()) {
+            Some(v) => bound.push(v),
+            None => missing.push(format!("'{}'", p.name)),
+        }
+    }
+    if !missing.is_empty() {
+        return Err(type_error(format!(
+            "missing {} required positional argument{}: {}",
+            missing.len(),
+            if missing.len() == 1 { "" } else { "s" },
+            missing.join(" and ")
+        )));
+    }
+    Ok(bound)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t0() -> Instant {
+        Instant::now()
+    }
+
+    #[test]
+    fn ids_count_from_zero_and_replies_match_out_of_order() {
+        let now = t0();
+        let mut p = Peer::default();
+        let (a, ma) = p
+            .request(&Call::new("echo", vec![1.into()]), now, None)
+            .unwrap();
+        let (b, _) = p
+            .request(&Call::new("echo", vec![2.into()]), now, None)
+            .unwrap();
+        assert_eq!((a, b), (0, 1));
+        assert_eq!(ma.to_text(), "[0, 0, [\"echo\", [1], {}]]");
+        let later = now + Duration::from_millis(5);
+        let ev = p
+            .receive(Message::from_text("[1, 1, 2]").unwrap(), later)
+            .unwrap();
+        assert_eq!(
+            ev,
+            Event::Reply {
+                id: 1,
+                reply: Reply::Success(2.into()),
+                latency: Duration::from_millis(5)
+            }
+        );
+        let ev = p
+            .receive(
+                Message::from_text("[2, 0, \"ValueError: x\"]").unwrap(),
+                later,
+            )
+            .unwrap();
+        assert!(matches!(
+            ev,
+            Event::Reply {
+                id: 0,
+                reply: Reply::Failure(_),
+                ..
+            }
+        ));
+        assert!(matches!(
+            p.receive(Message::from_text("[1, 0, 2]").unwrap(), later),
+            Err(Violation::UnknownReplyId(_))
+        ));
+        assert!(matches!(
+            p.receive(Message::from_text("[1, \"x\", 2]").unwrap(), later),
+            Err(Violation::UnknownReplyId(_))
+        ));
+    }
+
+    #[test]
+    fn timeouts_expire_and_late_replies_are_dropped() {
+        let now = t0();
+        let mut p = Peer::default();
+        let (id, _) = p
+            .request(
+                &Call::new("slow", vec![]),
+                now,
+                Some(Duration::from_secs(1)),
+            )
+            .unwrap();
+        assert_eq!(p.next_deadline(), Some(now + Duration::from_secs(1)));
+        assert!(p.expire(now).is_empty());
+        assert_eq!(p.expire(now + Duration::from_secs(1)), vec![id]);
+        assert_eq!(
+            p.receive(Message::from_text("[1, 0, null]").unwrap(), now)
+                .unwrap(),
+            Event::Late { id }
+        );
+    }
+
+    #[test]
+    fn limits_both_ways() {
+        let now = t0();
+        let mut p = Peer::new(2);
+        p.request(&Call::new("a", vec![]), now, None).unwrap();
+        p.request(&Call::new("a", vec![]), now, None).unwrap();
+        assert_eq!(
+            p.request(&Call::new("a", vec![]), now, None),
+            Err(Overflow(2))
+        );
+        let req = || Message::from_text("[0, 0, [\"a\", [], {}]]").unwrap();
+        p.receive(req(), now).unwrap();
+        p.receive(req(), now).unwrap();
+        assert_eq!(p.receive(req(), now), Err(Violation::TooManyRequests(2)));
+    }
+
+    #[test]
+    fn request_shapes() {
+        let now = t0();
+        let mut p = Peer::default();
+        assert!(matches!(
+            p.receive(Message::from_text("[0, 0, \"ohai\"]").unwrap(), now),
+            Err(Violation::BadRequest(_))
+        ));
+        let ev = p
+            .receive(Message::from_text("[0, 1, [\"a\", 5, {}]]").unwrap(), now)
+            .unwrap();
+        assert!(matches!(ev, Event::Request { call: Err(_), .. }));
+        assert!(matches!(
+            p.receive(
+                Message::from_text("[0, 1, [\"a\", [{\"__type__\": [7, 1]}], {}]]").unwrap(),
+                now
+            ),
+            Err(Violation::UnknownType(7))
+        ));
+    }
+
+    #[test]
+    fn binding_is_python_like() {
+        let mut r: Router<()> = Router::new();
+        r.sync(
+            "greet",
+            vec![
+                Param::required("name"),
+                Param::optional("punct", "!".into()),
+            ],
+            |a| {
+                Ok(Json::Str(format!(
+                    "hi {}{}",
+                    a[0].as_str().unwrap_or(""),
+                    a[1].as_str().unwrap_or("")
+                )))
+            },
+        );
+        let call = |args: Vec<Json>, kw: Vec<(&str, Json)>| Call {
+            path: "greet".into(),
+            args,
+            kwargs: kw.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
+        };
+        let (_, a) = r
+            .resolve(call(vec!["rust".into()], vec![("punct", "?".into())]))
+            .unwrap();
+        assert_eq!(a, vec![Json::str("rust"), Json::str("?")]);
+        let e = r.resolve(call(vec![], vec![])).err().unwrap();
+        assert_eq!(
+            e.to_text(),
+            "TypeError: greet() missing 1 required positional argument: 'name'"
+        );
+        let e = r
+            .resolve(call(vec![], vec![("x", Json::Null)]))
+            .err()
+            .unwrap();
+        assert_eq!(
+            e.to_text(),
+            "TypeError: greet() got an unexpected keyword argument 'x'"
+        );
+        let e = r.resolve(Call::new("nosuch", vec![])).err().unwrap();
+        assert_eq!(e.to_text(), "RuntimeError: Failed to resolve path nosuch");
+    }
+
+    #[test]
+    fn refs_swap_and_resolve() {
+        let proxy = Json::parse("{\"__type__\": [0, \"math\"]}").unwrap();
+        assert_eq!(swap_refs(proxy).to_text(), "{\"__type__\": [1, \"math\"]}");
+        let mut r: Router<()> = Router::new();
+        r.sync("math/mul", vec![], |_| Ok(Json::Null));
+        assert!(r.is_object("math"));
+        assert!(!r.is_object("mat"));
+        assert!(r.is_object(""));
+    }
+}

@@ -45,6 +45,9 @@ pub enum ProtocolError {
     /// Bulk payload not followed by CRLF (the hive is stricter than Redis here).
     #[error("Protocol error: expected CRLF after bulk")]
     ExpectedCrlf,
+    /// Unparsed input over `--client-query-buffer-limit` (closed without reply).
+    #[error("query buffer limit exceeded")]
+    QueryBufferLimit,
     /// Transport failure while reading (only from the tokio-util adapter).
     #[error("i/o error: {0}")]
     Io(String),

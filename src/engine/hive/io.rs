@@ -167,13 +167,20 @@ pub fn start(
 struct RespCodec {
     decoder: RequestDecoder,
     proto: u8,
+    query_buffer_limit: usize,
 }
 
 impl Decoder for RespCodec {
     type Item = Request;
     type Error = ProtocolError;
     fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Request>, ProtocolError> {
-        self.decoder.decode(src)
+        let frame = self.decoder.decode(src)?;
+        // `Connection` turns this into `TooLarge` (its cap is the same number),
+        // which closes without a reply as Redis does for client-query-buffer-limit
+        if frame.is_none() && src.len() > self.query_buffer_limit {
+            return Err(ProtocolError::QueryBufferLimit);
+        }
+        Ok(frame)
     }
 }
 
@@ -226,6 +233,7 @@ async fn connection(
     let codec = RespCodec {
         decoder: RequestDecoder::new(shared.config.max_entry_bytes, shared.config.inline_max),
         proto: 2,
+        query_buffer_limit: shared.config.query_buffer_limit,
     };
     let limits = Limits {
         idle_timeout: shared.config.idle_timeout,

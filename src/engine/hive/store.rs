@@ -624,13 +624,17 @@ struct Inner {
     cache: Cache,
     counters: Counters,
     commit_us: Mutex<VecDeque<u32>>,
-    tx: mpsc::Sender<Req>,
 }
 
 /// The embedded backend: cheap to clone, shared by every connection.
+///
+/// The writer thread holds only the shared state, not a sender: when the last
+/// `Store` is dropped the channel closes and the writer drains and exits.
 #[derive(Clone)]
 pub struct Store {
     inner: Arc<Inner>,
+    tx: mpsc::Sender<Req>,
+    writer: Arc<Mutex<Option<std::thread::JoinHandle<()>>>>,
     snapshot: Config,
 }
 
@@ -668,10 +672,9 @@ impl Store {
             db,
             counters,
             commit_us: Mutex::new(VecDeque::with_capacity(COMMIT_WINDOW)),
-            tx,
         });
         let writer = Arc::clone(&inner);
-        std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name("hive-writer".into())
             .spawn(move || writer_loop(&writer, rx))
             .map_err(|e| Error::Io {
@@ -679,7 +682,7 @@ impl Store {
                 source: e,
             })?;
         if let Ok(rt) = tokio::runtime::Handle::try_current() {
-            let weak = inner.tx.downgrade();
+            let weak = tx.downgrade();
             let checkpoint = match config.durability {
                 Durability::Interval(d) if !d.is_zero() => Some(d),
                 _ => None,
@@ -715,6 +718,8 @@ impl Store {
         }
         Ok(Self {
             inner,
+            tx,
+            writer: Arc::new(Mutex::new(Some(thread))),
             snapshot: config,
         })
     }
@@ -779,7 +784,6 @@ impl Store {
     pub async fn close(&self) {
         let (tx, rx) = oneshot::channel();
         if self
-            .inner
             .tx
             .send(Req {
                 op: Op::Close,
@@ -790,13 +794,17 @@ impl Store {
         {
             let _ = rx.await;
         }
+        // joined so the redb file is released when the last handle goes
+        let thread = self.writer.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(thread) = thread {
+            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+        }
     }
 
     async fn submit(&self, op: Op) -> Result<Done, HiveError> {
         let (tx, rx) = oneshot::channel();
         let shutting = || HiveError::new(ErrorCode::TryAgain, "writer shutting down");
-        self.inner
-            .tx
+        self.tx
             .send(Req {
                 op,
                 reply: Some(tx),
@@ -1329,7 +1337,7 @@ impl Hive for Store {
             group_commit_last_batch_ops: c.last_batch.load(Ordering::Relaxed),
             group_commit_p50_us: percentile(&window, 50),
             group_commit_p99_us: percentile(&window, 99),
-            writer_queue_depth: (inner.tx.max_capacity() - inner.tx.capacity()) as u64,
+            writer_queue_depth: (self.tx.max_capacity() - self.tx.capacity()) as u64,
             expiry_swept: c.swept.load(Ordering::Relaxed),
             redis_nodes: 0,
             redis_cluster_state: String::new(),

@@ -218,6 +218,28 @@ impl Decoder for RequestDecoder {
     }
 }
 
+/// Decodes every complete request in `data` (tests and fuzzing).
+pub fn decode_requests(
+    data: &[u8],
+    max_bulk: u64,
+    inline_max: usize,
+) -> Result<Vec<Request>, ProtocolError> {
+    let mut decoder = RequestDecoder::new(max_bulk, inline_max);
+    let mut buf = BytesMut::from(data);
+    let mut out = Vec::new();
+    while let Some(r) = decoder.decode(&mut buf)? {
+        out.push(r);
+    }
+    Ok(out)
+}
+
+/// Encodes a request into a fresh buffer.
+pub fn request_bytes(args: &[Bytes]) -> Vec<u8> {
+    let mut out = BytesMut::new();
+    encode_request(args, &mut out);
+    out.to_vec()
+}
+
 fn hex(b: u8) -> Option<u8> {
     char::from(b).to_digit(16).map(|d| d as u8)
 }

@@ -100,7 +100,7 @@ pub enum Command {
     /// Print proteins of one or more pools, optionally following new deposits.
     Tail(tail::Args),
     /// Run engine servers: pools, hive, AMP, simpy.io RPC, groups daemon.
-    Serve(serve::Args),
+    Serve(Box<serve::Args>),
     /// Read and write hive entries.
     #[command(subcommand)]
     Hive(hive::Command),
@@ -156,7 +156,7 @@ pub fn run(cli: Cli) -> Result<(), Report> {
         Some(Command::Deposit(args)) => deposit::run(&global, args),
         Some(Command::Nth(args)) => nth::run(&global, args),
         Some(Command::Tail(args)) => tail::run(&global, args),
-        Some(Command::Serve(args)) => serve::run(&global, args),
+        Some(Command::Serve(args)) => serve::run(&global, *args),
         Some(Command::Hive(cmd)) => hive::run(&global, cmd),
         Some(Command::Amp(cmd)) => amp::run(&global, cmd),
         Some(Command::Rpc(cmd)) => rpc::run(&global, cmd),

@@ -48,7 +48,10 @@ pub enum Engine {
 
 /// Runs one benchmark.
 pub fn run(_global: &Global, args: Args) -> Result<(), Report> {
-    Err(crate::cli::not_built(
-        &format!("tidepool bench {:?}", args.engine).to_lowercase(),
-    ))
+    match args.engine {
+        Engine::Slaw => slaw::run(args.quick),
+        _ => Err(crate::cli::not_built(
+            &format!("tidepool bench {:?}", args.engine).to_lowercase(),
+        )),
+    }
 }

@@ -1124,7 +1124,7 @@ impl Ring for Snapshot<'_> {
 
 /// How long a reader keeps retrying a lookup that races with writers (a resize
 /// or a pool-sized deposit keeps the pool temporarily empty for a while).
-const READ_PATIENCE: Duration = Duration::from_secs(30);
+const READ_PATIENCE: Duration = Duration::from_secs(10);
 
 /// Retry pacing for lock-free reads: spin briefly, then yield, then sleep, and
 /// give up after [`READ_PATIENCE`].

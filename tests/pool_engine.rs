@@ -457,6 +457,20 @@ fn cli_exit_codes_name_the_retort() {
     let o = run(&["tail", "x", "--format", "json"]);
     let line = String::from_utf8_lossy(&o.stdout);
     assert!(line.contains("\"index\":0"), "{line}");
+    assert!(run(&["deposit", "frozen", "-d", "a"]).status.code() == Some(1));
+    assert!(run(&["pool", "create", "g2", "-s", "64K"]).status.success());
+    assert!(run(&["deposit", "g2", "-d", "from-g2", "-d", "extra"])
+        .status
+        .success());
+    let o = run(&["tail", "x", "g2", "--format", "json"]);
+    let text = String::from_utf8_lossy(&o.stdout).to_string();
+    assert!(
+        text.contains("\"pool\":\"x\"") && text.contains("\"pool\":\"g2\""),
+        "{text}"
+    );
+    let o = run(&["tail", "x", "g2", "--filter", "extra", "--format", "json"]);
+    assert_eq!(String::from_utf8_lossy(&o.stdout).lines().count(), 1);
+    assert!(run(&["pool", "rm", "g2"]).status.success());
     let o = run(&["pool", "ls"]);
     assert_eq!(String::from_utf8_lossy(&o.stdout), "frozen\nx\n");
     assert!(run(&["pool", "rename", "x", "y/z"]).status.success());

@@ -862,6 +862,13 @@ mod sem {
         }
     }
 
+    /// Whether a set with `key` exists.
+    #[cfg(test)]
+    pub fn exists(key: i64) -> bool {
+        // SAFETY: plain integers in, an id or -1 out.
+        unsafe { libc::semget(key as i32, 0, 0o666) >= 0 }
+    }
+
     /// Removes the set of `key`, if it exists.
     pub fn remove(key: i64) {
         // SAFETY: plain integers; IPC_RMID takes no variadic argument we rely on.
@@ -1124,7 +1131,7 @@ impl Ring for Snapshot<'_> {
 
 /// How long a reader keeps retrying a lookup that races with writers (a resize
 /// or a pool-sized deposit keeps the pool temporarily empty for a while).
-const READ_PATIENCE: Duration = Duration::from_secs(30);
+const READ_PATIENCE: Duration = Duration::from_secs(10);
 
 /// Retry pacing for lock-free reads: spin briefly, then yield, then sleep, and
 /// give up after [`READ_PATIENCE`].
@@ -2056,6 +2063,65 @@ mod tests {
             ..opts.clone()
         };
         assert_eq!(pools.create("c", &c).unwrap_err().retort(), -201100);
+    }
+
+    #[test]
+    fn single_file_pool_lives_in_one_file() {
+        let tmp = tempfile::tempdir().unwrap();
+        let pools = Pools::new(tmp.path());
+        let opts = CreateOptions {
+            size: 8192,
+            single_file: true,
+            ..Default::default()
+        };
+        pools.create("dir/one", &opts).unwrap();
+        assert!(tmp.path().join("dir/one").is_file());
+        assert_eq!(pools.list().unwrap(), vec!["dir/one".to_string()]);
+        let mut p = pools.open("dir/one").unwrap();
+        p.deposit(&protein(40, 7), 1.0).unwrap();
+        super::super::io::ensure_awaiter(&mut p).unwrap();
+        assert!(tmp.path().join("dir/.notification/one").is_dir());
+        assert_eq!(p.nth(0).unwrap().protein, protein(40, 7));
+        assert_eq!(p.info().unwrap().pool_version, 6);
+        drop(p);
+        pools.dispose("dir/one").unwrap();
+        assert!(!tmp.path().join("dir").exists());
+    }
+
+    #[test]
+    fn semaphore_pool_locks_and_dispose_removes_the_set() {
+        let tmp = tempfile::tempdir().unwrap();
+        let pools = Pools::new(tmp.path());
+        pools
+            .create(
+                "sem",
+                &CreateOptions {
+                    size: 8192,
+                    flock: false,
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        let mut p = pools.open("sem").unwrap();
+        let key = p.info().unwrap().sem_key;
+        for i in 0..50 {
+            assert_eq!(p.deposit(&protein(100, i as u8), 0.0).unwrap().0, i);
+        }
+        assert!(sem::exists(key));
+        drop(p);
+        pools.dispose("sem").unwrap();
+        assert!(!sem::exists(key));
+        pools
+            .create(
+                "sem2",
+                &CreateOptions {
+                    size: 8192,
+                    flock: false,
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        pools.dispose("sem2").unwrap();
     }
 
     #[test]

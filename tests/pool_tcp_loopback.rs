@@ -264,6 +264,37 @@ async fn two_awaiters_wake_on_a_third_clients_deposit() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn multi_awaiter_is_interrupted_by_the_next_request() {
+    tokio::time::timeout(T, async {
+        let s = start(None, false).await;
+        s.pools().create("m", &CreateOptions::default()).unwrap();
+        let mut h = hose(&s, "tcp", "m", &ClientOptions::default()).await;
+        h.send(op::MULTI_ADD_AWAITER, vec![]).await.unwrap();
+        h.send(op::NEWEST_INDEX, vec![]).await.unwrap();
+        let woken = h.recv().await.unwrap();
+        assert_eq!(
+            woken.arg(0).and_then(|a| a.as_i64()),
+            Some(retort::POOL_NO_SUCH_PROTEIN)
+        );
+        let newest = h.recv().await.unwrap();
+        assert_eq!(
+            newest.arg(1).and_then(|a| a.as_i64()),
+            Some(retort::POOL_NO_SUCH_PROTEIN)
+        );
+        // And an uninterrupted one gets the next deposit.
+        h.send(op::MULTI_ADD_AWAITER, vec![]).await.unwrap();
+        let mut local = s.pools().open("m").unwrap();
+        local.deposit(&protein(5), 1.0).unwrap();
+        let got = h.recv().await.unwrap();
+        assert_eq!(got.arg(0).and_then(|a| a.as_i64()), Some(0));
+        assert_eq!(got.arg(3).and_then(|a| a.as_i64()), Some(0));
+        s.shutdown.trigger();
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn remote_tail_reads_like_a_local_one() {
     tokio::time::timeout(T, async {
         let s = start(None, false).await;

@@ -266,7 +266,9 @@ async fn connection(
                 let got = match outcome {
                     WaitOutcome::Got(f) => Ok(f),
                     WaitOutcome::Retort(code) => Err(code),
-                    WaitOutcome::Interrupted => Err(POOL_AWAIT_WOKEN),
+                    // libPlasma's server answers an interrupted await with
+                    // POOL_NO_SUCH_PROTEIN, then serves the new request.
+                    WaitOutcome::Interrupted => Err(POOL_NO_SUCH_PROTEIN),
                     WaitOutcome::Close(reason) => return reason,
                 };
                 let replies = session.await_reply(&kind, got);

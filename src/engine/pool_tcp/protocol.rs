@@ -499,9 +499,14 @@ impl Session {
                     ],
                 )]
             }
-            (Await::Single { .. } | Await::Multi { .. }, Err(code)) => vec![result(
+            (Await::Single { .. }, Err(code)) => vec![result(
                 pv,
                 vec![r(pv, code), Arg::Nil, Arg::Float(-1.0), Arg::Int(-1)],
+            )],
+            // The reference server's interruptible await answers with time 0 and index 0.
+            (Await::Multi { .. }, Err(code)) => vec![result(
+                pv,
+                vec![r(pv, code), Arg::Nil, Arg::Float(0.0), Arg::Int(0)],
             )],
             (Await::Fancy { .. }, Ok(f)) => vec![
                 Message::new(

@@ -114,14 +114,8 @@ async fn handshake(
     };
     let Some((pv, sv)) = negotiate(pv, sv) else {
         let _ = conn
-            .send(Outbound::Hello {
-                pv: 0xff,
-                sv: 0xff,
-                mask: 0,
-            })
+            .send(Outbound::Raw(Bytes::from_static(&[0xff, 0xff])))
             .await;
-        // The hello above is `ff ff` plus a zero mask length; libPlasma clients
-        // stop reading after the two version bytes.
         return Err(CloseReason::Protocol(format!(
             "no common version with client pv {pv} sv {sv}"
         )));
@@ -175,8 +169,13 @@ async fn connection(
         let msg = match pending.take() {
             Some(m) => m,
             None => {
+                let first = session.state == protocol::State::Initial;
                 let frame = tokio::select! {
                     _ = shutdown.requested() => return CloseReason::Shutdown,
+                    // libPlasma's server waits 15 s for the first command.
+                    _ = tokio::time::sleep(FIRST_COMMAND_TIMEOUT), if first => {
+                        return CloseReason::Idle;
+                    }
                     f = conn.read_frame() => f,
                 };
                 match frame {
@@ -204,6 +203,7 @@ async fn connection(
         };
         match session.handle(&msg, &mut backend, now_seconds()) {
             Action::Nothing => {}
+            Action::Drop(why) => return CloseReason::Protocol(format!("op {}: {why}", msg.op)),
             Action::Reply(replies) => {
                 if let Err(e) = send_all(&mut conn, replies).await {
                     return frame_reason(e);
@@ -266,7 +266,9 @@ async fn connection(
                 let got = match outcome {
                     WaitOutcome::Got(f) => Ok(f),
                     WaitOutcome::Retort(code) => Err(code),
-                    WaitOutcome::Interrupted => Err(POOL_AWAIT_WOKEN),
+                    // libPlasma's server answers an interrupted await with
+                    // POOL_NO_SUCH_PROTEIN, then serves the new request.
+                    WaitOutcome::Interrupted => Err(POOL_NO_SUCH_PROTEIN),
                     WaitOutcome::Close(reason) => return reason,
                 };
                 let replies = session.await_reply(&kind, got);
@@ -411,6 +413,9 @@ impl Waiter {
         }
     }
 }
+
+/// How long a connection may wait before its first command.
+const FIRST_COMMAND_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// POOL_NULL_HOSE: an await without a pool.
 const POOL_NULL_HOSE_RETORT: i64 = -200505;

@@ -393,6 +393,9 @@ pub enum Action {
     StartTls(Message),
     /// Reply, then close (final ops and protocol errors).
     Close(Message),
+    /// Close without a reply: libPlasma's server does this for a bad first op
+    /// and for unknown ops, since the client's expected reply shape is unknown.
+    Drop(&'static str),
 }
 
 /// Server side of one connection.
@@ -496,9 +499,14 @@ impl Session {
                     ],
                 )]
             }
-            (Await::Single { .. } | Await::Multi { .. }, Err(code)) => vec![result(
+            (Await::Single { .. }, Err(code)) => vec![result(
                 pv,
                 vec![r(pv, code), Arg::Nil, Arg::Float(-1.0), Arg::Int(-1)],
+            )],
+            // The reference server's interruptible await answers with time 0 and index 0.
+            (Await::Multi { .. }, Err(code)) => vec![result(
+                pv,
+                vec![r(pv, code), Arg::Nil, Arg::Float(0.0), Arg::Int(0)],
             )],
             (Await::Fancy { .. }, Ok(f)) => vec![
                 Message::new(
@@ -530,7 +538,8 @@ impl Session {
         }
         let initial = self.state == State::Initial;
         if self.tls_required && !self.tls && o != op::STARTTLS {
-            return self.fail_close(POOL_TLS_REQUIRED);
+            self.state = State::Done;
+            return Action::Drop("plain session on a TLS-only server");
         }
         let s = |i: usize| msg.arg(i).and_then(Arg::as_str);
         let i = |k: usize| msg.arg(k).and_then(Arg::as_i64);
@@ -546,7 +555,7 @@ impl Session {
             }
             op::CREATE | op::DISPOSE | op::LIST | op::RENAME | op::SLEEP | op::LIST_EX => {
                 if !initial {
-                    return self.fail_close(POOL_PROTOCOL_ERROR);
+                    return self.unknown();
                 }
                 self.state = State::Done;
                 let res = match o {
@@ -584,7 +593,7 @@ impl Session {
             }
             op::PARTICIPATE | op::PARTICIPATE_CREATINGLY => {
                 if !initial {
-                    return self.fail_close(POOL_PROTOCOL_ERROR);
+                    return self.unknown();
                 }
                 let Some(name) = s(0) else {
                     return self.fail_close(OB_ARGUMENT_WAS_NULL);
@@ -607,14 +616,25 @@ impl Session {
                             Ok(Some((_, n))) => n + 1,
                             _ => 0,
                         };
-                        let code = if created { POOL_CREATED } else { OB_OK };
+                        let code = match (created, o == op::PARTICIPATE_CREATINGLY && pv < 3) {
+                            // Before protocol 3 PARTICIPATE_CREATINGLY answered
+                            // OB_OK for "created" and POOL_EXISTS for "opened"
+                            // (libPlasma pool_tcp_server.c).
+                            (true, true) => OB_OK,
+                            (false, true) => retort::POOL_EXISTS,
+                            (true, false) => POOL_CREATED,
+                            (false, false) => OB_OK,
+                        };
                         self.reply(vec![r(pv, code)])
                     }
                     // A failed participate leaves the connection unusable.
                     Err(code) => self.fail_close(code),
                 }
             }
-            _ if initial => self.fail_close(POOL_PROTOCOL_ERROR),
+            _ if initial => {
+                self.state = State::Done;
+                Action::Drop("bad first op")
+            }
             op::WITHDRAW => {
                 backend.withdraw();
                 self.state = State::Done;
@@ -637,7 +657,10 @@ impl Session {
                     Arg::Float(f.timestamp),
                     r(pv, OB_OK),
                 ]),
-                Some(Err(code)) => self.reply(vec![Arg::Nil, Arg::Float(-1.0), r(pv, code)]),
+                Some(Err(code)) => {
+                    let code = self.olde(backend, code, i(0).unwrap_or(0));
+                    self.reply(vec![Arg::Nil, Arg::Float(-1.0), Arg::Int(code)])
+                }
                 None => self.reply(vec![Arg::Nil, Arg::Float(-1.0), r(pv, OB_INVALID_ARGUMENT)]),
             },
             op::NEXT | op::PREV | op::PROBE_FRWD | op::PROBE_BACK => {
@@ -669,7 +692,18 @@ impl Session {
                         ])
                     }
                     Err(code) => {
-                        self.reply(vec![Arg::Nil, Arg::Float(-1.0), Arg::Int(-1), r(pv, code)])
+                        // Only NEXT and PREV get the old no-protein split.
+                        let code = if o == op::NEXT || o == op::PREV {
+                            self.olde(backend, code, start)
+                        } else {
+                            retort_to_wire(code, pv)
+                        };
+                        self.reply(vec![
+                            Arg::Nil,
+                            Arg::Float(-1.0),
+                            Arg::Int(-1),
+                            Arg::Int(code),
+                        ])
                     }
                 }
             }
@@ -761,6 +795,9 @@ impl Session {
                 let t = msg.arg(0).and_then(Arg::as_f64).unwrap_or(0.0);
                 let base = i(1).unwrap_or(-1);
                 let mode = i(2).unwrap_or(0);
+                if !(0..=2).contains(&mode) {
+                    return self.reply(vec![Arg::Int(-1), r(pv, POOL_UNSUPPORTED_OPERATION)]);
+                }
                 // A base index asks for a time relative to that protein's.
                 let t = if base >= 0 {
                     match backend.nth(base) {
@@ -794,9 +831,27 @@ impl Session {
                 },
                 Err(code) => self.reply(vec![r(pv, code)]),
             },
-            // Unknown or unserved op: libPlasma answers POOL_UNSUPPORTED_OPERATION
-            // and keeps the connection.
-            _ => self.reply(vec![r(pv, POOL_UNSUPPORTED_OPERATION)]),
+            _ => self.unknown(),
+        }
+    }
+
+    fn unknown(&mut self) -> Action {
+        self.state = State::Done;
+        Action::Drop("unknown or out-of-state op")
+    }
+
+    /// The wire retort for a failed NTH/NEXT/PREV: before protocol 3
+    /// POOL_NO_SUCH_PROTEIN was split into "pool empty" (−200010), "discarded"
+    /// (−200610, below the oldest) and "future" (−200620), as libPlasma's
+    /// server still does for old clients.
+    fn olde(&self, backend: &mut dyn Backend, code: i64, idx: i64) -> i64 {
+        if self.pv >= 3 || code != POOL_NO_SUCH_PROTEIN {
+            return retort_to_wire(code, self.pv);
+        }
+        match backend.range() {
+            Ok(Some((old, _))) if idx < old => -200610,
+            Ok(Some(_)) => -200620,
+            _ => -200010,
         }
     }
 }
@@ -981,6 +1036,191 @@ mod tests {
         assert!(matches(&p, &Slaw::strings(["a", "c"])));
         assert!(!matches(&p, &Slaw::strings(["c", "a"])));
         assert!(!matches(&p, &Slaw::str("z")));
+    }
+
+    /// An in-memory pool for driving [`Session`] without I/O.
+    #[derive(Default)]
+    struct Mem {
+        proteins: Vec<Bytes>,
+        oldest: i64,
+        exists: bool,
+    }
+
+    impl Backend for Mem {
+        fn create(&mut self, _: &str, _: &str, _: &Options) -> Result<(), i64> {
+            Ok(())
+        }
+        fn dispose(&mut self, _: &str) -> Result<(), i64> {
+            Ok(())
+        }
+        fn rename(&mut self, _: &str, _: &str) -> Result<(), i64> {
+            Ok(())
+        }
+        fn list(&mut self, _: Option<&str>) -> Result<Vec<String>, i64> {
+            Ok(vec!["p".into()])
+        }
+        fn sleep(&mut self, _: &str) -> Result<(), i64> {
+            Ok(())
+        }
+        fn participate(&mut self, _: &str, create: Option<&Options>) -> Result<bool, i64> {
+            let created = !self.exists && create.is_some();
+            self.exists = true;
+            Ok(created)
+        }
+        fn withdraw(&mut self) {}
+        fn deposit(&mut self, p: &[u8], now: f64) -> Result<(i64, f64), i64> {
+            self.proteins.push(Bytes::copy_from_slice(p));
+            Ok((self.oldest + self.proteins.len() as i64 - 1, now))
+        }
+        fn nth(&mut self, index: i64) -> Result<Found, i64> {
+            let k = usize::try_from(index - self.oldest).map_err(|_| POOL_NO_SUCH_PROTEIN)?;
+            let p = self.proteins.get(k).ok_or(POOL_NO_SUCH_PROTEIN)?;
+            Ok(Found {
+                index,
+                timestamp: index as f64,
+                protein: p.clone(),
+            })
+        }
+        fn range(&mut self) -> Result<Option<(i64, i64)>, i64> {
+            Ok((!self.proteins.is_empty())
+                .then(|| (self.oldest, self.oldest + self.proteins.len() as i64 - 1)))
+        }
+        fn info(&mut self) -> Result<Vec<u8>, i64> {
+            Err(POOL_UNSUPPORTED_OPERATION)
+        }
+        fn index_lookup(&mut self, _: f64, _: i64) -> Result<i64, i64> {
+            Err(POOL_NO_SUCH_PROTEIN)
+        }
+        fn change_options(&mut self, _: &Options) -> Result<(), i64> {
+            Ok(())
+        }
+    }
+
+    fn retort_of(a: &Action, k: usize) -> Option<i64> {
+        match a {
+            Action::Reply(m) => m.first()?.arg(k)?.as_i64(),
+            Action::Close(m) => m.arg(k)?.as_i64(),
+            _ => None,
+        }
+    }
+
+    fn participate_creatingly() -> Message {
+        Message::new(
+            op::PARTICIPATE_CREATINGLY,
+            vec![
+                Arg::Str("p".into()),
+                Arg::Str("mmap".into()),
+                Arg::Nil,
+                Arg::Nil,
+            ],
+        )
+    }
+
+    #[test]
+    fn protocol_2_sessions_get_old_retorts() {
+        let mut b = Mem {
+            oldest: 10,
+            ..Default::default()
+        };
+        let mut s = Session::new(2, false, false);
+        // Created → OB_OK before protocol 3.
+        assert_eq!(
+            retort_of(&s.handle(&participate_creatingly(), &mut b, 0.0), 0),
+            Some(0)
+        );
+        let nth = |i| Message::new(op::NTH_PROTEIN, vec![Arg::Int(i)]);
+        assert_eq!(retort_of(&s.handle(&nth(3), &mut b, 0.0), 2), Some(-200010));
+        b.proteins
+            .push(Bytes::from(slaw::encode_protein(&slaw::Protein::default())));
+        assert_eq!(retort_of(&s.handle(&nth(3), &mut b, 0.0), 2), Some(-200610));
+        assert_eq!(
+            retort_of(&s.handle(&nth(30), &mut b, 0.0), 2),
+            Some(-200620)
+        );
+        assert_eq!(retort_of(&s.handle(&nth(10), &mut b, 0.0), 2), Some(0));
+        // Opened, not created → POOL_EXISTS before protocol 3.
+        let mut s = Session::new(1, false, false);
+        assert_eq!(
+            retort_of(&s.handle(&participate_creatingly(), &mut b, 0.0), 0),
+            Some(retort::POOL_EXISTS)
+        );
+        // Protocol 3: the modern values.
+        let mut s = Session::new(3, false, false);
+        let mut fresh = Mem::default();
+        assert_eq!(
+            retort_of(&s.handle(&participate_creatingly(), &mut fresh, 0.0), 0),
+            Some(POOL_CREATED)
+        );
+        assert_eq!(
+            retort_of(&s.handle(&nth(0), &mut fresh, 0.0), 2),
+            Some(POOL_NO_SUCH_PROTEIN)
+        );
+    }
+
+    #[test]
+    fn bad_first_op_and_unknown_ops_close_without_reply() {
+        let mut b = Mem::default();
+        let mut s = Session::new(3, false, false);
+        let dep = Message::new(op::DEPOSIT, vec![]);
+        assert!(matches!(s.handle(&dep, &mut b, 0.0), Action::Drop(_)));
+        let mut s = Session::new(3, false, false);
+        s.handle(&participate_creatingly(), &mut b, 0.0);
+        assert!(matches!(
+            s.handle(&Message::new(77, vec![]), &mut b, 0.0),
+            Action::Drop(_)
+        ));
+        // A TLS-only server drops plain sessions that do not STARTTLS.
+        let mut s = Session::new(3, true, true);
+        assert_eq!(s.mask(), 1 << op::STARTTLS);
+        assert!(matches!(
+            s.handle(&Message::new(op::LIST, vec![]), &mut b, 0.0),
+            Action::Drop(_)
+        ));
+        let mut s = Session::new(3, true, true);
+        assert!(matches!(
+            s.handle(&Message::new(op::STARTTLS, vec![]), &mut b, 0.0),
+            Action::StartTls(_)
+        ));
+    }
+
+    #[test]
+    fn awaits_start_at_the_hose_position() {
+        let mut b = Mem::default();
+        let mut s = Session::new(3, false, false);
+        s.handle(&participate_creatingly(), &mut b, 0.0);
+        let a = s.handle(
+            &Message::new(op::AWAIT_NEXT_SINGLE, vec![Arg::Float(-1.0)]),
+            &mut b,
+            0.0,
+        );
+        assert_eq!(
+            a,
+            Action::Await(
+                None,
+                Await::Single {
+                    index: 0,
+                    timeout: None
+                }
+            )
+        );
+        let mut s1 = Session::new(1, false, false);
+        s1.handle(&participate_creatingly(), &mut b, 0.0);
+        // Protocol 1: 0 is forever, −1 no wait.
+        let a = s1.handle(
+            &Message::new(op::AWAIT_NEXT_SINGLE, vec![Arg::Float(-1.0)]),
+            &mut b,
+            0.0,
+        );
+        assert_eq!(
+            a,
+            Action::Await(
+                None,
+                Await::Single {
+                    index: 0,
+                    timeout: Some(0.0)
+                }
+            )
+        );
     }
 
     #[test]

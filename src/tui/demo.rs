@@ -208,6 +208,7 @@ pub fn fixture_app(theme: Theme, readonly: bool) -> App {
         deposits: 12,
         errors: 0,
         state: SourceState::Local,
+        ..PoolStats::default()
     }));
     // 60 s of pre-baked rates
     let mut rng = StdRng::seed_from_u64(7);
@@ -472,16 +473,24 @@ pub async fn run(mut end: PoolsEnd, opts: DemoOpts) {
 }
 
 fn deliver(end: &PoolsEnd, stats: &mut PoolStats, it: TailItem) {
-    // never block the source on a slow console: count the drop instead
+    // never block the source on a slow console: count the drop instead, and report
+    // drops as one event once the channel has room again
+    if stats.dropped > stats.drops_reported {
+        let pending = stats.dropped - stats.drops_reported;
+        if end
+            .events
+            .try_send(PoolEvent::Dropped {
+                pool: it.pool.clone(),
+                count: pending,
+            })
+            .is_ok()
+        {
+            stats.drops_reported = stats.dropped;
+        }
+    }
     match end.events.try_send(PoolEvent::Protein(it)) {
         Ok(()) => stats.proteins += 1,
-        Err(_) => {
-            stats.dropped += 1;
-            let _ = end.events.try_send(PoolEvent::Dropped {
-                pool: "demo".into(),
-                count: 1,
-            });
-        }
+        Err(_) => stats.dropped += 1,
     }
 }
 

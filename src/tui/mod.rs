@@ -141,6 +141,10 @@ where
                     .draw(|f| ui::render(app, f))
                     .map_err(|e| e.to_string())?;
                 let took = started.elapsed();
+                let lag = (app.tab == app::Tab::Pools)
+                    .then(|| app.pools.tail.ring.back().map(|r| unix_now() - r.timestamp))
+                    .flatten();
+                app.frame_stats.record(took.as_nanos() as u64, lag);
                 if took > Duration::from_millis(8) {
                     tracing::debug!("frame {:.2} ms ({:?})", took.as_secs_f64() * 1e3, app.tab);
                 }

@@ -273,6 +273,8 @@ pub struct PoolStats {
     pub proteins: u64,
     /// Proteins dropped before the console saw them.
     pub dropped: u64,
+    /// Of `dropped`, how many were already reported as a `Dropped` event.
+    pub drops_reported: u64,
     /// Deposits made through this source.
     pub deposits: u64,
     /// Errors.

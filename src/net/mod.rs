@@ -3,4 +3,8 @@
 //!
 //! `net` never imports `engine`.
 
+pub mod framing;
+pub mod server;
 pub mod shutdown;
+pub mod tls;
+pub mod transport;

@@ -15,6 +15,7 @@ pub mod event;
 pub mod filter;
 pub mod form;
 pub mod keymap;
+pub mod local;
 pub mod log_layer;
 pub mod shots;
 pub mod source;

@@ -223,8 +223,10 @@ pub enum PoolCmd {
     Deposit {
         /// Pool name.
         pool: String,
-        /// The protein.
+        /// The protein as the console shows it.
         protein: Protein,
+        /// The protein encoded as binary slaw.
+        encoded: Vec<u8>,
     },
     /// Create a pool of `capacity` bytes.
     Create {

@@ -66,6 +66,16 @@ pub fn display_protein(p: &slaw::value::Protein) -> Protein {
     }
 }
 
+/// The annotated hex dump of protein bytes (one line per oct, each header labelled),
+/// or `None` when the bytes are not a valid protein.
+pub fn annotated_hex(bytes: &[u8]) -> Option<String> {
+    let e = slaw::codec::validate_protein_bytes(bytes).ok()?;
+    let view = slaw::view::SlawView::new(bytes, e).ok()?;
+    let mut out = String::new();
+    slaw::dump::dump(&view, 0, &mut out);
+    Some(out)
+}
+
 /// A tail item from a pool entry; undecodable bytes still show (as hex) with the
 /// decode error as their only descrip.
 pub fn item_from_entry(pool: &str, index: u64, timestamp: f64, bytes: Vec<u8>) -> TailItem {

@@ -15,7 +15,9 @@ use crate::tui::command::History;
 use crate::tui::config::{self, Config};
 use crate::tui::keymap::Keymap;
 use crate::tui::theme::Theme;
-use crate::tui::{demo, log_layer, source, term, LoopEnd, LoopOpts};
+use crate::tui::{demo, local, log_layer, source, term, LoopEnd, LoopOpts};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 /// Colour policy.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -93,9 +95,7 @@ pub fn pick_theme(
 }
 
 fn default_pools_dir() -> PathBuf {
-    std::env::var_os("OB_POOLS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/var/ob/pools"))
+    crate::cli::pool::pools_dir()
 }
 
 fn rotate_log(path: &std::path::Path) {
@@ -183,24 +183,23 @@ pub fn run(global: &Global, args: Args) -> Result<(), Report> {
     let rt = crate::cli::runtime()?;
     let result = rt.block_on(async {
         let (mut handle, end) = source::pools_channel();
+        let depositor_stop = Arc::new(AtomicBool::new(false));
+        let mut depositor = None;
         if args.demo {
-            tokio::spawn(demo::run(
-                end,
-                demo::DemoOpts {
-                    rate: args.demo_rate,
-                    ..demo::DemoOpts::default()
-                },
+            // a real mmap pool in a per-user directory, fed by a depositor thread;
+            // other processes can deposit into it too (OB_POOLS_DIR=<dir>)
+            let dir = args.pools_dir.clone().unwrap_or_else(demo::demo_dir);
+            tracing::info!("demo pools in {}", dir.display());
+            depositor = Some(demo::spawn_depositor(
+                dir.clone(),
+                args.demo_rate,
+                64 << 20,
+                depositor_stop.clone(),
             ));
+            app.pools.dir = dir.display().to_string();
+            tokio::spawn(local::run(end, dir));
         } else {
-            // TODO: open the local pools directory through engine::pool::handle once
-            // the pool engine lands on main; until then say so in the Pools view
-            tokio::spawn(demo::unavailable(
-                end,
-                format!(
-                    "local pool engine not built yet ({}); try --demo",
-                    pools_dir.display()
-                ),
-            ));
+            tokio::spawn(local::run(end, pools_dir.clone()));
         }
         tracing::info!(
             "console started (theme {}, fps {fps}, readonly {readonly}, demo {})",
@@ -253,6 +252,10 @@ pub fn run(global: &Global, args: Args) -> Result<(), Report> {
             }
         };
         let _ = term::restore();
+        depositor_stop.store(true, Ordering::Relaxed);
+        if let Some(d) = depositor {
+            let _ = d.join();
+        }
         out
     });
     if let Some(p) = &history_path {

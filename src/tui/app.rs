@@ -473,6 +473,34 @@ impl Default for Settings {
     }
 }
 
+/// Draw timing and tail lag, recorded by the main loop (read by `bench console`).
+#[derive(Debug, Clone, Default)]
+pub struct FrameStats {
+    /// Frames drawn.
+    pub frames: u64,
+    /// Sum of draw times, nanoseconds.
+    pub draw_ns_total: u64,
+    /// Slowest draw, nanoseconds.
+    pub draw_ns_max: u64,
+    /// Per frame: seconds between the newest shown protein's deposit and the draw
+    /// (bounded sample).
+    pub lag: Vec<f32>,
+}
+
+impl FrameStats {
+    /// Records one frame.
+    pub fn record(&mut self, draw_ns: u64, lag: Option<f64>) {
+        self.frames += 1;
+        self.draw_ns_total += draw_ns;
+        self.draw_ns_max = self.draw_ns_max.max(draw_ns);
+        if let Some(l) = lag {
+            if self.lag.len() < 100_000 {
+                self.lag.push(l as f32);
+            }
+        }
+    }
+}
+
 /// The whole console state.
 #[derive(Debug, Clone)]
 pub struct App {
@@ -532,6 +560,8 @@ pub struct App {
     pub debug_panic: bool,
     /// Detail saved-file counter (names `protein-<pool>-<index>.yaml`).
     pub saved: Vec<(String, String)>,
+    /// Draw timing.
+    pub frame_stats: FrameStats,
 }
 
 impl App {
@@ -586,6 +616,7 @@ impl App {
             dirty: true,
             debug_panic: false,
             saved: Vec::new(),
+            frame_stats: FrameStats::default(),
         }
     }
 

@@ -79,7 +79,7 @@ impl Generator {
                         (
                             "position".into(),
                             format!(
-                                "!vector [!f32 {:.2}, !f32 {:.2}, !f32 {:.2}]",
+                                "[!f32 {:.2}, !f32 {:.2}, !f32 {:.2}]",
                                 self.rng.random_range(-100..100i32) as f32 / 100.0,
                                 self.rng.random_range(-100..100i32) as f32 / 100.0,
                                 self.rng.random_range(0..200i32) as f32 / 100.0
@@ -124,27 +124,47 @@ pub fn protein_yaml(p: &Protein) -> String {
     let mut s =
         String::from("%YAML 1.1\n%TAG ! tag:oblong.com,2009:slaw/\n--- !protein\ndescrips:\n");
     for d in &p.descrips {
-        s.push_str(&format!("- {d}\n"));
+        s.push_str(&format!("- {}\n", quoted(d)));
     }
     if p.ingests.is_empty() {
         s.push_str("ingests: {}\n");
     } else {
         s.push_str("ingests:\n");
         for (k, v) in &p.ingests {
-            s.push_str(&format!("  {k}: {v}\n"));
+            // tagged values and flow collections are YAML already; text is quoted so
+            // room "3.120" stays a string
+            let v = if v.starts_with('!') || v.starts_with('[') || v == "true" || v == "false" {
+                v.clone()
+            } else {
+                quoted(v)
+            };
+            s.push_str(&format!("  {}: {v}\n", quoted(k)));
         }
     }
     if !p.rude.is_empty() {
-        let hex: String = p.rude.iter().map(|b| format!("{b:02x}")).collect();
-        s.push_str(&format!("rude_data: !!binary {hex}\n"));
+        use base64::Engine as _;
+        let b64 = base64::engine::general_purpose::STANDARD.encode(&p.rude);
+        s.push_str(&format!("rude_data: !!binary {b64}\n"));
     }
     s.push_str("...\n");
     s
 }
 
+fn quoted(s: &str) -> String {
+    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
 /// A tail item for `protein` at `index`.
 pub fn item(pool: &str, index: u64, timestamp: f64, protein: Protein) -> TailItem {
     let yaml = protein_yaml(&protein);
+    // the generator's text goes through the real slaw YAML parser and encoder, so
+    // the tail, detail and hex views show genuine binary slaw
+    if let Ok(crate::engine::slaw::value::Slaw::Protein(p)) =
+        crate::engine::slaw::yaml::from_yaml(&yaml)
+    {
+        let bytes = crate::engine::slaw::encode_protein(&p);
+        return crate::tui::local::item_from_entry(pool, index, timestamp, bytes);
+    }
     TailItem {
         pool: pool.to_string(),
         index,
@@ -208,6 +228,7 @@ pub fn fixture_app(theme: Theme, readonly: bool) -> App {
         deposits: 12,
         errors: 0,
         state: SourceState::Local,
+        ..PoolStats::default()
     }));
     // 60 s of pre-baked rates
     let mut rng = StdRng::seed_from_u64(7);
@@ -299,7 +320,11 @@ impl MemPool {
     }
 
     fn deposit(&mut self, pool: &str, now: f64, p: Protein) -> Result<TailItem, Retort> {
-        let it = item(pool, self.next, now, p);
+        self.push(item(pool, self.next, now, p))
+    }
+
+    fn push(&mut self, it: TailItem) -> Result<TailItem, Retort> {
+        let now = it.timestamp;
         let size = it.raw.len() as u64 + 64;
         if size > self.capacity {
             return Err(Retort {
@@ -405,9 +430,12 @@ pub async fn run(mut end: PoolsEnd, opts: DemoOpts) {
                         }
                         tailing = Some(pool);
                     }
-                    PoolCmd::Deposit { pool, protein } => {
+                    PoolCmd::Deposit { pool, encoded, .. } => {
                         let result = match pools.get_mut(&pool) {
-                            Some(p) => p.deposit(&pool, unix_now(), protein),
+                            Some(p) => {
+                                let it = crate::tui::local::item_from_entry(&pool, p.next, unix_now(), encoded);
+                                p.push(it)
+                            }
                             None => Err(Retort { name: "POOL_NO_SUCH_POOL".into(), code: -200_540 }),
                         };
                         let reply = match result {
@@ -472,16 +500,24 @@ pub async fn run(mut end: PoolsEnd, opts: DemoOpts) {
 }
 
 fn deliver(end: &PoolsEnd, stats: &mut PoolStats, it: TailItem) {
-    // never block the source on a slow console: count the drop instead
+    // never block the source on a slow console: count the drop instead, and report
+    // drops as one event once the channel has room again
+    if stats.dropped > stats.drops_reported {
+        let pending = stats.dropped - stats.drops_reported;
+        if end
+            .events
+            .try_send(PoolEvent::Dropped {
+                pool: it.pool.clone(),
+                count: pending,
+            })
+            .is_ok()
+        {
+            stats.drops_reported = stats.dropped;
+        }
+    }
     match end.events.try_send(PoolEvent::Protein(it)) {
         Ok(()) => stats.proteins += 1,
-        Err(_) => {
-            stats.dropped += 1;
-            let _ = end.events.try_send(PoolEvent::Dropped {
-                pool: "demo".into(),
-                count: 1,
-            });
-        }
+        Err(_) => stats.dropped += 1,
     }
 }
 
@@ -520,6 +556,84 @@ pub async fn unavailable(mut end: PoolsEnd, reason: String) {
         };
         let _ = end.events.try_send(ev);
     }
+}
+
+/// Encodes a generated protein as binary slaw (through the slaw YAML parser, so
+/// the demo exercises the real codec).
+pub fn encode(p: &Protein) -> Option<Vec<u8>> {
+    match crate::engine::slaw::yaml::from_yaml(&protein_yaml(p)) {
+        Ok(crate::engine::slaw::value::Slaw::Protein(p)) => {
+            Some(crate::engine::slaw::encode_protein(&p))
+        }
+        _ => None,
+    }
+}
+
+/// The per-user directory `--demo` keeps its pools in.
+pub fn demo_dir() -> std::path::PathBuf {
+    let uid = nix::unistd::getuid();
+    std::env::temp_dir().join(format!("tidepool-demo-{uid}"))
+}
+
+/// Creates the `demo` pool in `dir` (if missing) and deposits generated proteins
+/// into it from a blocking thread at `rate` per second (`u32::MAX` = as fast as
+/// possible) until `stop` is set. It uses the mmap pool directly, exactly like a
+/// separate depositor process would. Returns the number deposited.
+pub fn spawn_depositor(
+    dir: std::path::PathBuf,
+    rate: u32,
+    capacity: u64,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+) -> std::thread::JoinHandle<Result<u64, String>> {
+    use std::sync::atomic::Ordering;
+    std::thread::spawn(move || {
+        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let pools = crate::engine::pool::Pools::new(&dir);
+        let opts = crate::engine::pool::CreateOptions {
+            size: capacity,
+            ..crate::engine::pool::CreateOptions::default()
+        };
+        let (mut pool, created) = pools
+            .open_or_create("demo", &opts)
+            .map_err(|e| e.to_string())?;
+        if created {
+            tracing::info!("demo pool \"demo\" created in {}", dir.display());
+        }
+        let mut generator = Generator::new(unix_now() as u64);
+        // pre-encode a batch so a full-speed run measures the pool and console, not
+        // the YAML generator
+        let batch: Vec<Vec<u8>> = (0..256)
+            .filter_map(|_| encode(&generator.protein()))
+            .collect();
+        let period = match rate {
+            0 => return Ok(0),
+            u32::MAX => None,
+            r => Some(Duration::from_secs_f64(1.0 / f64::from(r.min(100_000)))),
+        };
+        let mut n = 0u64;
+        let mut next = std::time::Instant::now();
+        while !stop.load(Ordering::Relaxed) {
+            let bytes = match period {
+                Some(_) => encode(&generator.protein()).unwrap_or_default(),
+                None => batch[(n % batch.len().max(1) as u64) as usize].clone(),
+            };
+            if let Err(e) = pool.deposit(&bytes, unix_now()) {
+                tracing::warn!("demo depositor: {e}");
+                return Err(e.to_string());
+            }
+            n += 1;
+            if let Some(p) = period {
+                next += p;
+                let now = std::time::Instant::now();
+                if next > now {
+                    std::thread::sleep(next - now);
+                } else if now - next > Duration::from_secs(1) {
+                    next = now;
+                }
+            }
+        }
+        Ok(n)
+    })
 }
 
 #[cfg(test)]
@@ -581,10 +695,15 @@ mod tests {
         h.cmd
             .try_send(PoolCmd::Deposit {
                 pool: "demo".into(),
-                protein: Protein {
-                    descrips: vec!["x".into()],
-                    ..Protein::default()
-                },
+                protein: Protein::default(),
+                encoded: crate::engine::slaw::encode_protein(
+                    &crate::engine::slaw::value::Protein::new(
+                        crate::engine::slaw::value::Slaw::List(vec![
+                            crate::engine::slaw::value::Slaw::String("x".into()),
+                        ]),
+                        crate::engine::slaw::value::Slaw::Map(Vec::new()),
+                    ),
+                ),
             })
             .expect("room");
         let deadline = tokio::time::Instant::now() + Duration::from_secs(5);

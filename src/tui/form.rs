@@ -2,11 +2,11 @@
 //! create/resize forms. Fields are tui-input lines; validation runs on every
 //! keystroke and names the field and column of the first error.
 
-use saphyr::{LoadableYamlNode, Scalar, Yaml};
+use crate::engine::slaw::{self, value::Slaw};
 use tui_input::Input;
 
 use crate::tui::command::parse_size;
-use crate::tui::source::{PoolCmd, Protein};
+use crate::tui::source::PoolCmd;
 
 /// Which form.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -130,16 +130,29 @@ impl Form {
         }
         match self.kind {
             Kind::Deposit => {
-                let descrips = parse_list(self.value(1)).map_err(|e| (1, e))?;
-                let ingests = parse_map(self.value(2)).map_err(|e| (2, e))?;
+                let descrips = slaw_field(self.value(1)).map_err(|e| (1, e))?;
+                let ingests = slaw_field(self.value(2)).map_err(|e| (2, e))?;
                 let rude = parse_hex(self.value(3)).map_err(|e| (3, e))?;
+                let descrips = match descrips {
+                    None => Slaw::List(Vec::new()),
+                    Some(d @ Slaw::List(_)) => d,
+                    Some(_) => {
+                        return Err((1, "column 1: descrips must be a list like [a, b]".into()))
+                    }
+                };
+                let ingests = match ingests {
+                    None => Slaw::Map(Vec::new()),
+                    Some(m @ Slaw::Map(_)) => m,
+                    Some(_) => {
+                        return Err((2, "column 1: ingests must be a map like {k: v}".into()))
+                    }
+                };
+                let p = slaw::value::Protein::new(descrips, ingests).with_rude(rude);
+                let encoded = slaw::encode_protein(&p);
                 Ok(PoolCmd::Deposit {
                     pool: name.to_string(),
-                    protein: Protein {
-                        descrips,
-                        ingests,
-                        rude,
-                    },
+                    protein: crate::tui::local::display_protein(&p),
+                    encoded,
                 })
             }
             Kind::Create | Kind::Resize => {
@@ -164,11 +177,14 @@ impl Form {
     /// The live line under the form: what would be sent, or the first error.
     pub fn summary(&self) -> Result<String, (usize, String)> {
         match self.check()? {
-            PoolCmd::Deposit { protein, .. } => Ok(format!(
-                "ok: {} descrips, {} ingests, {} B rude data",
+            PoolCmd::Deposit {
+                protein, encoded, ..
+            } => Ok(format!(
+                "ok: {} descrips, {} ingests, {} B rude data; encoded {} B",
                 protein.descrips.len(),
                 protein.ingests.len(),
-                protein.rude.len()
+                protein.rude.len(),
+                encoded.len()
             )),
             PoolCmd::Create { capacity, .. } | PoolCmd::Resize { capacity, .. } => {
                 Ok(format!("ok: {}", crate::tui::text::iec(capacity)))
@@ -188,72 +204,24 @@ pub fn valid_pool_name(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
 }
 
-fn load(text: &str) -> Result<Option<Yaml<'_>>, String> {
-    let docs = Yaml::load_from_str(text).map_err(|e| {
-        format!(
-            "column {}: {}",
-            e.marker().col() + 1,
-            e.info().trim_end_matches('.')
-        )
-    })?;
-    Ok(docs.into_iter().next())
-}
-
-/// Renders a YAML node back to compact flow text (what the tail shows).
-pub fn yaml_text(y: &Yaml<'_>) -> String {
-    match y {
-        Yaml::Value(Scalar::String(s)) => s.to_string(),
-        Yaml::Value(Scalar::Integer(i)) => i.to_string(),
-        Yaml::Value(Scalar::FloatingPoint(f)) => f.to_string(),
-        Yaml::Value(Scalar::Boolean(b)) => b.to_string(),
-        Yaml::Value(Scalar::Null) => "~".into(),
-        Yaml::Representation(s, _, _) => s.to_string(),
-        Yaml::Tagged(tag, inner) => format!("{}{} {}", tag.handle, tag.suffix, yaml_text(inner)),
-        Yaml::Sequence(v) => format!(
-            "[{}]",
-            v.iter().map(yaml_text).collect::<Vec<_>>().join(", ")
-        ),
-        Yaml::Mapping(m) => format!(
-            "{{{}}}",
-            m.iter()
-                .map(|(k, v)| format!("{}: {}", yaml_text(k), yaml_text(v)))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-        Yaml::Alias(_) => "*alias".into(),
-        Yaml::BadValue => "?".into(),
-    }
-}
-
-fn parse_list(text: &str) -> Result<Vec<String>, String> {
+/// Parses one field as slaw YAML (libPlasma tags such as `!i64` allowed); errors
+/// name the column within the field.
+fn slaw_field(text: &str) -> Result<Option<Slaw>, String> {
     if text.trim().is_empty() {
-        return Ok(Vec::new());
+        return Ok(None);
     }
-    match load(text)? {
-        None | Some(Yaml::Value(Scalar::Null)) => Ok(Vec::new()),
-        Some(Yaml::Sequence(v)) => Ok(v.iter().map(yaml_text).collect()),
-        Some(other) => Err(format!(
-            "column 1: descrips must be a list like [a, b], not {}",
-            yaml_text(&other)
-        )),
-    }
-}
-
-fn parse_map(text: &str) -> Result<Vec<(String, String)>, String> {
-    if text.trim().is_empty() {
-        return Ok(Vec::new());
-    }
-    match load(text)? {
-        None | Some(Yaml::Value(Scalar::Null)) => Ok(Vec::new()),
-        Some(Yaml::Mapping(m)) => Ok(m
-            .iter()
-            .map(|(k, v)| (yaml_text(k), yaml_text(v)))
-            .collect()),
-        Some(other) => Err(format!(
-            "column 1: ingests must be a map like {{k: v}}, not {}",
-            yaml_text(&other)
-        )),
-    }
+    let doc = format!(
+        "%YAML 1.1\n%TAG ! {}\n---\n{text}\n",
+        slaw::yaml::SLAW_TAG_PREFIX
+    );
+    slaw::yaml::from_yaml(&doc).map(Some).map_err(|e| {
+        let m = e.to_string();
+        // the field is line 4 of the document built above
+        match m.split_once(", column ") {
+            Some((_, rest)) => format!("column {rest}"),
+            None => m,
+        }
+    })
 }
 
 fn parse_hex(text: &str) -> Result<Vec<u8>, String> {
@@ -292,11 +260,18 @@ mod tests {
         set(&mut f, 2, "{pid: !i64 10457, name: x}");
         set(&mut f, 3, "de ad");
         match f.check() {
-            Ok(PoolCmd::Deposit { pool, protein }) => {
+            Ok(PoolCmd::Deposit {
+                pool,
+                protein,
+                encoded,
+            }) => {
                 assert_eq!(pool, "demo");
                 assert_eq!(protein.descrips, vec!["arf", "airports"]);
-                assert_eq!(protein.ingests[0], ("pid".into(), "!i64 10457".into()));
+                assert_eq!(protein.ingests[0].0, "pid");
+                assert!(protein.ingests[0].1.contains("10457"));
                 assert_eq!(protein.rude, vec![0xde, 0xad]);
+                let back = slaw::decode_protein(&encoded).expect("decodes");
+                assert_eq!(crate::tui::local::display_protein(&back), protein);
             }
             other => panic!("unexpected {other:?}"),
         }

@@ -15,6 +15,7 @@ pub mod event;
 pub mod filter;
 pub mod form;
 pub mod keymap;
+pub mod local;
 pub mod log_layer;
 pub mod shots;
 pub mod source;
@@ -141,6 +142,10 @@ where
                     .draw(|f| ui::render(app, f))
                     .map_err(|e| e.to_string())?;
                 let took = started.elapsed();
+                let lag = (app.tab == app::Tab::Pools)
+                    .then(|| app.pools.tail.ring.back().map(|r| unix_now() - r.timestamp))
+                    .flatten();
+                app.frame_stats.record(took.as_nanos() as u64, lag);
                 if took > Duration::from_millis(8) {
                     tracing::debug!("frame {:.2} ms ({:?})", took.as_secs_f64() * 1e3, app.tab);
                 }

@@ -223,8 +223,10 @@ pub enum PoolCmd {
     Deposit {
         /// Pool name.
         pool: String,
-        /// The protein.
+        /// The protein as the console shows it.
         protein: Protein,
+        /// The protein encoded as binary slaw.
+        encoded: Vec<u8>,
     },
     /// Create a pool of `capacity` bytes.
     Create {
@@ -273,6 +275,8 @@ pub struct PoolStats {
     pub proteins: u64,
     /// Proteins dropped before the console saw them.
     pub dropped: u64,
+    /// Of `dropped`, how many were already reported as a `Dropped` event.
+    pub drops_reported: u64,
     /// Deposits made through this source.
     pub deposits: u64,
     /// Errors.

@@ -427,11 +427,23 @@ pub fn draw_detail(f: &mut Frame, body: Rect, app: &App, d: &Detail) {
     // decoding for the overlay happens here for the visible window only; the
     // YAML text and raw bytes were produced once when the protein arrived
     let lines: Vec<Line> = if d.hex {
-        let total = row.item.raw.len().div_ceil(16);
-        let start = d.scroll.min(total.saturating_sub(1));
-        (start..(start + rows).min(total))
-            .map(|i| Line::styled(hexdump::line(&row.item.raw, i * 16), r.base))
-            .collect()
+        // slaw-aware dump with a note on every header oct; plain hex for bytes that
+        // are not a valid protein
+        match crate::tui::local::annotated_hex(&row.item.raw) {
+            Some(dump) => dump
+                .lines()
+                .skip(d.scroll)
+                .take(rows)
+                .map(|l| Line::styled(sanitize(l), r.base))
+                .collect(),
+            None => {
+                let total = row.item.raw.len().div_ceil(16);
+                let start = d.scroll.min(total.saturating_sub(1));
+                (start..(start + rows).min(total))
+                    .map(|i| Line::styled(hexdump::line(&row.item.raw, i * 16), r.base))
+                    .collect()
+            }
+        }
     } else {
         row.item
             .yaml

@@ -91,7 +91,7 @@ fn start_helper(mut cmd: Command, from_stderr: bool) -> Result<(Helper, u16), Re
     let mut line = String::new();
     let port = loop {
         line.clear();
-        if reader.read_line(&mut line).map_err(|e| fail(e))? == 0 {
+        if reader.read_line(&mut line).map_err(fail)? == 0 {
             return Err(fail("helper exited before listening"));
         }
         let port = line
@@ -146,7 +146,7 @@ async fn tidepool_client(port: u16, calls: u64, depth: u64) -> Result<Row, Repor
     };
     let client = io::connect(&target, None, Arc::new(NoCommands), io::Options::default())
         .await
-        .map_err(|e| fail(e))?;
+        .map_err(fail)?;
     let mut in_flight = FuturesUnordered::new();
     let mut issued = 0;
     let mut lat = Vec::with_capacity(calls as usize);
@@ -156,13 +156,13 @@ async fn tidepool_client(port: u16, calls: u64, depth: u64) -> Result<Row, Repor
             let p = client
                 .start_call("Sum", sum_args(), true, CallOptions::default())
                 .await
-                .map_err(|e| fail(e))?;
+                .map_err(fail)?;
             let t0 = Instant::now();
             in_flight.push(async move { (p.await, t0.elapsed()) });
             issued += 1;
         }
         if let Some((r, d)) = in_flight.next().await {
-            match r.map_err(|e| fail(e))? {
+            match r.map_err(fail)? {
                 Reply::Answer(b) if b.get(b"total").map(|v| v.as_ref()) == Some(b"94") => {}
                 other => return Err(fail(format!("unexpected reply {other:?}"))),
             }
@@ -194,16 +194,16 @@ fn answer_bytes() -> Bytes {
 async fn pingpong_client(port: u16, calls: u64) -> Result<Row, Report> {
     let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
         .await
-        .map_err(|e| fail(e))?;
-    s.set_nodelay(true).map_err(|e| fail(e))?;
+        .map_err(fail)?;
+    s.set_nodelay(true).map_err(fail)?;
     let req = request_bytes();
     let mut buf = vec![0u8; answer_bytes().len()];
     let mut lat = Vec::with_capacity(calls as usize);
     let start = Instant::now();
     for _ in 0..calls {
         let t0 = Instant::now();
-        s.write_all(&req).await.map_err(|e| fail(e))?;
-        s.read_exact(&mut buf).await.map_err(|e| fail(e))?;
+        s.write_all(&req).await.map_err(fail)?;
+        s.read_exact(&mut buf).await.map_err(fail)?;
         lat.push(t0.elapsed());
     }
     Ok(row(calls, start.elapsed(), lat))
@@ -212,13 +212,13 @@ async fn pingpong_client(port: u16, calls: u64) -> Result<Row, Report> {
 async fn pingpong_server() -> Result<(), Report> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
-        .map_err(|e| fail(e))?;
-    let port = listener.local_addr().map_err(|e| fail(e))?.port();
+        .map_err(fail)?;
+    let port = listener.local_addr().map_err(fail)?.port();
     println!("pingpong on 127.0.0.1:{port}");
     let req_len = request_bytes().len();
     let answer = answer_bytes();
     loop {
-        let (mut s, _) = listener.accept().await.map_err(|e| fail(e))?;
+        let (mut s, _) = listener.accept().await.map_err(fail)?;
         let _ = s.set_nodelay(true);
         let answer = answer.clone();
         tokio::spawn(async move {
@@ -236,7 +236,7 @@ fn current_thread() -> Result<tokio::runtime::Runtime, Report> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| fail(e))
+        .map_err(fail)
 }
 
 /// Runs a pinned role when re-executed; `None` when this is the main run.
@@ -376,7 +376,7 @@ pub fn run(quick: bool) -> Result<(), Report> {
     if let Some(r) = run_role() {
         return r;
     }
-    let exe = std::env::current_exe().map_err(|e| fail(e))?;
+    let exe = std::env::current_exe().map_err(fail)?;
     let has_taskset = Command::new("taskset")
         .arg("-V")
         .output()
@@ -384,7 +384,7 @@ pub fn run(quick: bool) -> Result<(), Report> {
         .unwrap_or(false);
     let dir = tempfile_dir()?;
     let schema = dir.join("bench.toml");
-    std::fs::write(&schema, BENCH_SCHEMA).map_err(|e| fail(e))?;
+    std::fs::write(&schema, BENCH_SCHEMA).map_err(fail)?;
     let env = Env {
         exe,
         python: find_python(),
@@ -492,6 +492,6 @@ pub fn run(quick: bool) -> Result<(), Report> {
 
 fn tempfile_dir() -> Result<PathBuf, Report> {
     let dir = std::env::temp_dir().join(format!("tidepool-bench-amp-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).map_err(|e| fail(e))?;
+    std::fs::create_dir_all(&dir).map_err(fail)?;
     Ok(dir)
 }

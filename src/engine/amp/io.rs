@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures::stream::FuturesUnordered;
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use tokio::sync::{mpsc, oneshot};
 
 use super::catalog::Command;
@@ -553,7 +553,7 @@ impl Task {
                 }
             };
             let step = match step {
-                Step::Continue => self.drain_cmds().await,
+                Step::Continue => self.drain_ready(&mut responders).await,
                 s => s,
             };
             if let Step::Close(reason) = step {
@@ -590,20 +590,50 @@ impl Task {
         reason
     }
 
-    /// Handles commands already queued so that pipelined calls share one
-    /// flush (bounded so reading is never starved).
-    async fn drain_cmds(&mut self) -> Step {
-        for _ in 0..256 {
-            if self.starttls_tag.is_some() {
-                break;
-            }
-            match self.rx.try_recv() {
-                Ok(cmd) => {
+    /// Handles everything already available without waiting: queued
+    /// commands, finished responders and boxes already received, so that
+    /// pipelined traffic shares one flush (one write) per batch. Bounded so
+    /// a busy peer cannot starve the other branches.
+    async fn drain_ready(&mut self, responders: &mut FuturesUnordered<BoxFuture<Done>>) -> Step {
+        for _ in 0..512 {
+            let mut progress = false;
+            if self.starttls_tag.is_none() {
+                if let Ok(cmd) = self.rx.try_recv() {
+                    progress = true;
                     if let Step::Close(r) = self.on_cmd(cmd).await {
                         return Step::Close(r);
                     }
                 }
-                Err(_) => break,
+            }
+            if !responders.is_empty() {
+                if let Some(Some((req, outcome))) = responders.next().now_or_never() {
+                    progress = true;
+                    if let Step::Close(r) = self.on_outcome(req, outcome).await {
+                        return Step::Close(r);
+                    }
+                }
+            }
+            if responders.len() < self.opts.max_concurrent_requests {
+                // `Framed` keeps partial input across polls, so a read that is
+                // not ready can be dropped safely.
+                let ready = match self.conn.as_mut() {
+                    Some(conn) => conn.read_frame().now_or_never(),
+                    None => None,
+                };
+                match ready {
+                    Some(Ok(Some(b))) => {
+                        progress = true;
+                        if let Step::Close(r) = self.on_box(b, responders).await {
+                            return Step::Close(r);
+                        }
+                    }
+                    Some(Ok(None)) => return Step::Close(CloseReason::PeerClosed),
+                    Some(Err(e)) => return Step::Close(frame_reason(&e)),
+                    None => {}
+                }
+            }
+            if !progress {
+                break;
             }
         }
         Step::Continue

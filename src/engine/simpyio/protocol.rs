@@ -796,6 +796,37 @@ mod tests {
         assert_eq!(e.to_text(), "RuntimeError: Failed to resolve path nosuch");
     }
 
+    proptest::proptest! {
+        // The body of fuzz/fuzz_targets/simpyio_packet.rs, run on every test pass.
+        #[test]
+        fn decoder_and_peer_never_panic(data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512), split in 0usize..512) {
+            use tokio_util::codec::Decoder;
+            let now = t0();
+            let mut codec = super::super::codec::MessageCodec::new(4096);
+            let mut peer = Peer::new(8);
+            let split = split.min(data.len());
+            let mut buf = bytes::BytesMut::new();
+            for chunk in [&data[..split], &data[split..]] {
+                buf.extend_from_slice(chunk);
+                while let Ok(Some(msg)) = codec.decode(&mut buf) {
+                    let _ = msg.to_text();
+                    let _ = peer.receive(msg, now);
+                }
+            }
+        }
+
+        #[test]
+        fn well_formed_messages_never_panic_the_peer(kind in 0i64..3, id in -3i64..5, body in "[a-z\\[\\]\", 0-9{}]{0,40}") {
+            let now = t0();
+            let mut peer = Peer::new(4);
+            let _ = peer.request(&Call::new("x", vec![]), now, Some(Duration::from_secs(1)));
+            if let Ok(msg) = Message::from_text(&format!("[{kind}, {id}, {body}]")) {
+                let _ = peer.receive(msg, now);
+            }
+            let _ = peer.expire(now + Duration::from_secs(2));
+        }
+    }
+
     #[test]
     fn refs_swap_and_resolve() {
         let proxy = Json::parse("{\"__type__\": [0, \"math\"]}").unwrap();

@@ -8,7 +8,7 @@
 //! (`message_limit`) and turns every received message into an [`Event`] or a
 //! [`Violation`] that ends the connection.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -206,6 +206,8 @@ pub struct Peer {
     limit: usize,
     next_id: u64,
     pending: HashMap<u64, Pending>,
+    // Ordered deadlines, so the timer query is O(log n) with many calls in flight.
+    deadlines: BTreeSet<(Instant, u64)>,
     abandoned: HashSet<u64>,
     abandoned_order: VecDeque<u64>,
     incoming: usize,
@@ -224,6 +226,7 @@ impl Peer {
             limit: message_limit,
             next_id: 0,
             pending: HashMap::new(),
+            deadlines: BTreeSet::new(),
             abandoned: HashSet::new(),
             abandoned_order: VecDeque::new(),
             incoming: 0,
@@ -252,11 +255,15 @@ impl Peer {
         }
         let id = self.next_id;
         self.next_id += 1;
+        let deadline = timeout.and_then(|t| now.checked_add(t));
+        if let Some(d) = deadline {
+            self.deadlines.insert((d, id));
+        }
         self.pending.insert(
             id,
             Pending {
                 sent: now,
-                deadline: timeout.and_then(|t| now.checked_add(t)),
+                deadline,
             },
         );
         Ok((
@@ -310,7 +317,7 @@ impl Peer {
                 let Some(id) = id else {
                     return Err(Violation::UnknownReplyId(msg.id.to_text()));
                 };
-                let Some(p) = self.pending.remove(&id) else {
+                let Some(p) = self.take(id) else {
                     if self.abandoned.remove(&id) {
                         return Ok(Event::Late { id });
                     }
@@ -336,7 +343,7 @@ impl Peer {
     /// Forgets a pending request; its reply, if it comes, is dropped quietly.
     /// Returns whether it was pending.
     pub fn abandon(&mut self, id: u64) -> bool {
-        if self.pending.remove(&id).is_none() {
+        if self.take(id).is_none() {
             return false;
         }
         if self.abandoned_order.len() >= ABANDONED_MEMORY {
@@ -349,31 +356,36 @@ impl Peer {
         true
     }
 
-    /// The earliest request deadline, for the I/O layer's timer.
-    pub fn next_deadline(&self) -> Option<Instant> {
-        self.pending.values().filter_map(|p| p.deadline).min()
+    fn take(&mut self, id: u64) -> Option<Pending> {
+        let p = self.pending.remove(&id)?;
+        if let Some(d) = p.deadline {
+            self.deadlines.remove(&(d, id));
+        }
+        Some(p)
     }
 
-    /// Abandons every request whose deadline has passed and returns their ids.
+    /// The earliest request deadline, for the I/O layer's timer.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.deadlines.first().map(|(d, _)| *d)
+    }
+
+    /// Abandons every request whose deadline has passed and returns their ids
+    /// (earliest first, so a seeded simulation replays the same order).
     pub fn expire(&mut self, now: Instant) -> Vec<u64> {
-        let due: Vec<u64> = self
-            .pending
-            .iter()
-            .filter(|(_, p)| p.deadline.is_some_and(|d| d <= now))
-            .map(|(id, _)| *id)
-            .collect();
-        // HashMap order is random per process; sorted, a seeded simulation
-        // replays the same sequence of timeouts.
-        let mut due = due;
-        due.sort_unstable();
-        for id in &due {
-            self.abandon(*id);
+        let mut due = Vec::new();
+        while let Some(&(d, id)) = self.deadlines.first() {
+            if d > now {
+                break;
+            }
+            self.abandon(id);
+            due.push(id);
         }
         due
     }
 
     /// Ends every pending request (the connection closed); returns their ids.
     pub fn close(&mut self) -> Vec<u64> {
+        self.deadlines.clear();
         let mut ids: Vec<u64> = self.pending.drain().map(|(id, _)| id).collect();
         ids.sort_unstable();
         ids
@@ -782,6 +794,37 @@ mod tests {
         );
         let e = r.resolve(Call::new("nosuch", vec![])).err().unwrap();
         assert_eq!(e.to_text(), "RuntimeError: Failed to resolve path nosuch");
+    }
+
+    proptest::proptest! {
+        // The body of fuzz/fuzz_targets/simpyio_packet.rs, run on every test pass.
+        #[test]
+        fn decoder_and_peer_never_panic(data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512), split in 0usize..512) {
+            use tokio_util::codec::Decoder;
+            let now = t0();
+            let mut codec = super::super::codec::MessageCodec::new(4096);
+            let mut peer = Peer::new(8);
+            let split = split.min(data.len());
+            let mut buf = bytes::BytesMut::new();
+            for chunk in [&data[..split], &data[split..]] {
+                buf.extend_from_slice(chunk);
+                while let Ok(Some(msg)) = codec.decode(&mut buf) {
+                    let _ = msg.to_text();
+                    let _ = peer.receive(msg, now);
+                }
+            }
+        }
+
+        #[test]
+        fn well_formed_messages_never_panic_the_peer(kind in 0i64..3, id in -3i64..5, body in "[a-z\\[\\]\", 0-9{}]{0,40}") {
+            let now = t0();
+            let mut peer = Peer::new(4);
+            let _ = peer.request(&Call::new("x", vec![]), now, Some(Duration::from_secs(1)));
+            if let Ok(msg) = Message::from_text(&format!("[{kind}, {id}, {body}]")) {
+                let _ = peer.receive(msg, now);
+            }
+            let _ = peer.expire(now + Duration::from_secs(2));
+        }
     }
 
     #[test]

@@ -48,6 +48,9 @@ pub enum Engine {
 
 /// Runs one benchmark.
 pub fn run(_global: &Global, args: Args) -> Result<(), Report> {
+    if let Engine::Groups = args.engine {
+        return groups::run(args.quick);
+    }
     Err(crate::cli::not_built(
         &format!("tidepool bench {:?}", args.engine).to_lowercase(),
     ))

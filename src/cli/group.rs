@@ -140,7 +140,9 @@ fn report(e: groups::Error) -> Report {
 async fn connect(conn: &Conn, membership: bool) -> Result<Client, Report> {
     let addr = DaemonAddr::parse(&conn.daemon, &conn.socket_dir).map_err(report)?;
     if !(conn.timeout > 0.0 && conn.timeout < 86_400.0) {
-        return Err(Report::usage("--timeout: expected seconds between 0 and 86400"));
+        return Err(Report::usage(
+            "--timeout: expected seconds between 0 and 86400",
+        ));
     }
     let opts = ConnectOptions {
         name: conn.name.clone(),
@@ -174,7 +176,11 @@ pub fn describe(m: &Message, hex: bool) -> String {
             format!(
                 "MESSAGE {} from {sender} ({level}, type {msg_type}{}, {} bytes): {body}",
                 to.join(","),
-                if *endian_mismatch { ", other endian" } else { "" },
+                if *endian_mismatch {
+                    ", other endian"
+                } else {
+                    ""
+                },
                 data.len()
             )
         }
@@ -221,7 +227,12 @@ pub fn describe(m: &Message, hex: bool) -> String {
     }
 }
 
-async fn watch(conn: &Conn, groups: &[String], count: Option<u64>, hex: bool) -> Result<(), Report> {
+async fn watch(
+    conn: &Conn,
+    groups: &[String],
+    count: Option<u64>,
+    hex: bool,
+) -> Result<(), Report> {
     let mut c = connect(conn, true).await?;
     eprintln!("connected to {} as {}", c.addr(), c.private_group());
     for g in groups {
@@ -247,7 +258,13 @@ async fn watch(conn: &Conn, groups: &[String], count: Option<u64>, hex: bool) ->
     }
 }
 
-async fn join(global: &Global, conn: &Conn, group: &str, service: Service, self_discard: bool) -> Result<(), Report> {
+async fn join(
+    global: &Global,
+    conn: &Conn,
+    group: &str,
+    service: Service,
+    self_discard: bool,
+) -> Result<(), Report> {
     let mut c = connect(conn, true).await?;
     c.join(group).await.map_err(report)?;
     eprintln!(

@@ -73,9 +73,9 @@ pub async fn start(
     let time = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i32);
-    let daemon = Daemon::start(config, shutdown, time)
-        .await
-        .map_err(|e| Report::from_error(crate::error::Exit::Failure, &e).context("serve --groups"))?;
+    let daemon = Daemon::start(config, shutdown, time).await.map_err(|e| {
+        Report::from_error(crate::error::Exit::Failure, &e).context("serve --groups")
+    })?;
     let bound = daemon.tcp_addr.unwrap_or(addr);
     super::warn_if_exposed("groups", bound, false);
     match &daemon.unix_path {

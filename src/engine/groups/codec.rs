@@ -904,3 +904,193 @@ pub fn decode_trans_gid(endian: Endian, b: &[u8]) -> Option<GroupId> {
 pub fn encode_gid(gid: &GroupId, endian: Endian, out: &mut BytesMut) {
     gid.encode(endian, out);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn name() -> impl Strategy<Value = Name> {
+        proptest::collection::vec(0x24u8..=0x7e, 0..31).prop_map(|b| Name::from_bytes(&b).unwrap())
+    }
+
+    fn endian() -> impl Strategy<Value = Endian> {
+        prop_oneof![Just(Endian::Little), Just(Endian::Big)]
+    }
+
+    fn frame(role: Role) -> impl Strategy<Value = Frame> {
+        (
+            0u32..0x0040_0000,
+            endian(),
+            endian(),
+            name(),
+            any::<i16>(),
+            proptest::collection::vec(name(), 0..8),
+            proptest::collection::vec(any::<u8>(), 0..600),
+            any::<bool>(),
+        )
+            .prop_map(move |(ty, e, he, sender, msg_type, groups, data, reject)| {
+                let reject = reject && role == Role::Client;
+                let ty = (ty & !ENDIAN_RESERVED) | if reject { REJECT_MESS } else { 0 };
+                Frame {
+                    header: Header {
+                        ty,
+                        endian: e,
+                        sender,
+                        num_groups: groups.len() as i32,
+                        hint: hint_for(msg_type),
+                        hint_endian: he,
+                        data_len: data.len() as i32,
+                    },
+                    old_type: reject.then_some(ty & 0x3fff),
+                    groups,
+                    data: Bytes::from(data),
+                }
+            })
+    }
+
+    proptest! {
+        #[test]
+        fn decoders_never_panic_on_arbitrary_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..2048)) {
+            for role in [Role::Client, Role::Daemon] {
+                let mut buf = BytesMut::from(&bytes[..]);
+                let mut codec = FrameCodec::new(role);
+                while let Ok(Some(f)) = codec.decode(&mut buf) {
+                    let _ = super::super::protocol::classify(f);
+                }
+            }
+            let _ = decode_hello(&bytes);
+            let _ = decode_auth_offer(&bytes);
+            let _ = decode_accept(&bytes);
+            let _ = decode_auth_choice(&bytes);
+            for e in [Endian::Little, Endian::Big] {
+                let _ = MembershipBody::decode(e, &bytes);
+            }
+        }
+
+        #[test]
+        fn frames_round_trip_in_both_byte_orders(f in frame(Role::Client), split in 0usize..2000) {
+            for role in [Role::Client, Role::Daemon] {
+                if role == Role::Daemon && f.old_type.is_some() {
+                    continue;
+                }
+                let bytes = f.to_bytes();
+                // Fed in two pieces: the first is "need more" unless whole.
+                let cut = split.min(bytes.len());
+                let mut buf = BytesMut::from(&bytes[..cut]);
+                let mut codec = FrameCodec::new(role);
+                let first = codec.decode(&mut buf).unwrap();
+                if cut < bytes.len() {
+                    prop_assert!(first.is_none());
+                    buf.extend_from_slice(&bytes[cut..]);
+                    let got = codec.decode(&mut buf).unwrap().unwrap();
+                    prop_assert_eq!(&got, &f);
+                } else {
+                    prop_assert_eq!(first.as_ref(), Some(&f));
+                }
+                prop_assert_eq!(got_msg_type(&f), f.header.msg_type());
+            }
+        }
+
+        #[test]
+        fn membership_bodies_round_trip(
+            e in endian(),
+            gid in (any::<i32>(), any::<i32>(), any::<i32>()),
+            sets in proptest::collection::vec(proptest::collection::vec(name(), 0..4), 0..4),
+        ) {
+            let body = MembershipBody {
+                group_id: GroupId { proc_id: gid.0, time: gid.1, index: gid.2 },
+                vs_sets: sets,
+                local_offset: 0,
+            };
+            let mut out = BytesMut::new();
+            body.encode(e, &mut out);
+            prop_assert_eq!(MembershipBody::decode(e, &out).unwrap(), body);
+        }
+
+        #[test]
+        fn hellos_round_trip(
+            v in (3u8..=6, 0u8..=20, 0u8..=20),
+            membership in any::<bool>(),
+            priority in 0u8..2,
+            name in proptest::collection::vec(0x24u8..=0x7e, 0..=10),
+        ) {
+            let hello = Hello { version: v, membership, priority, name: Bytes::from(name) };
+            let mut out = BytesMut::new();
+            hello.encode(&mut out);
+            match decode_hello(&out) {
+                HelloOutcome::Done(mut h, used) => {
+                    prop_assert_eq!(used, out.len());
+                    if !sends_patch(v.0, v.1) {
+                        h.version.2 = v.2;
+                    }
+                    prop_assert_eq!(h, hello);
+                }
+                HelloOutcome::Reject(code) => {
+                    prop_assert_eq!(code, REJECT_VERSION);
+                    let patch = if sends_patch(v.0, v.1) { v.2 } else { 0 };
+                    prop_assert!(version_number((v.0, v.1, patch)) < 30100);
+                }
+                HelloOutcome::Partial => prop_assert!(false, "whole hello reported partial"),
+            }
+        }
+    }
+
+    fn got_msg_type(f: &Frame) -> i16 {
+        Header::decode(&f.to_bytes()).msg_type()
+    }
+
+    #[test]
+    fn oversized_lengths_are_refused_before_buffering() {
+        let mut h = Header {
+            ty: AGREED_MESS,
+            endian: Endian::Little,
+            sender: Name::new("#a#d").unwrap(),
+            num_groups: 1,
+            hint: 0,
+            hint_endian: Endian::Little,
+            data_len: 144_001,
+        };
+        let mut buf = BytesMut::new();
+        h.encode(&mut buf);
+        assert!(FrameCodec::new(Role::Daemon)
+            .decode(&mut buf.clone())
+            .is_err());
+        h.data_len = i32::MAX;
+        buf.clear();
+        h.encode(&mut buf);
+        let mut b = buf.clone();
+        assert!(FrameCodec::new(Role::Client).decode(&mut b).is_err());
+        assert!(
+            b.capacity() < 1 << 20,
+            "no allocation sized by the bad length"
+        );
+        h.num_groups = 101;
+        h.data_len = 0;
+        buf.clear();
+        h.encode(&mut buf);
+        assert!(FrameCodec::new(Role::Daemon).decode(&mut buf).is_err());
+    }
+
+    #[test]
+    fn msg_type_sign_and_marker_bits() {
+        assert_eq!(Endian::Little.mark(hint_for(-2)), 0x80ff_fe80);
+        let h = Header::decode(&{
+            let mut b = BytesMut::new();
+            Header {
+                ty: SAFE_MESS,
+                endian: Endian::Big,
+                sender: Name::default(),
+                num_groups: 0,
+                hint: hint_for(-2),
+                hint_endian: Endian::Big,
+                data_len: 0,
+            }
+            .encode(&mut b);
+            b
+        });
+        assert_eq!(h.msg_type(), -2);
+        assert_eq!(h.endian, Endian::Big);
+        assert_eq!(h.ty, SAFE_MESS);
+    }
+}

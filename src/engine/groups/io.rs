@@ -853,6 +853,13 @@ impl Client {
         self.conn.feed(f).await.map_err(frame_error)
     }
 
+    /// Queues any request frame (join, leave, …) without flushing; the
+    /// frame's sender must be [`Client::private_group`].
+    pub async fn feed(&mut self, frame: Frame) -> Result<(), Error> {
+        self.check_open()?;
+        self.conn.feed(frame).await.map_err(frame_error)
+    }
+
     /// Flushes queued requests.
     pub async fn flush(&mut self) -> Result<(), Error> {
         self.conn.flush::<Frame>().await.map_err(frame_error)

@@ -301,3 +301,90 @@ async fn redis_target_refused_maps_to_connection_refused() {
     };
     assert_eq!(source.code, ErrorCode::InvalidProtocol);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn semantics_front_door_over_redis_backend() {
+    if !support::have_redis("semantics_front_door_over_redis_backend") {
+        return;
+    }
+    let redis = tokio::task::spawn_blocking(|| support::RedisServer::start(false))
+        .await
+        .unwrap();
+    let backend = Backend::Redis(RedisHive::connect(&redis.url()).await.unwrap());
+    let shutdown = Shutdown::new();
+    let listener = Listener::bind_tcp("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let server = io::start(listener, backend, io::Config::default(), &shutdown).unwrap();
+    let LocalAddr::Tcp(addr) = server.local_addr().clone() else {
+        unreachable!()
+    };
+    let client = RedisHive::connect(&format!("resp://{addr}")).await.unwrap();
+    suite(&Backend::Redis(client)).await;
+    assert!(shutdown.drain(Duration::from_secs(5)).await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_backend_over_tls() {
+    if !support::have_redis("redis_backend_over_tls") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let cert =
+        rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
+    let (cert_pem, key_pem) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert_pem, cert.cert.pem()).unwrap();
+    std::fs::write(&key_pem, cert.signing_key.serialize_pem()).unwrap();
+    let port = support::free_port(false);
+    let mut child = std::process::Command::new("redis-server")
+        .args([
+            "--port",
+            "0",
+            "--tls-port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+        ])
+        .args([
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--tls-auth-clients",
+            "no",
+        ])
+        .arg("--tls-cert-file")
+        .arg(&cert_pem)
+        .arg("--tls-key-file")
+        .arg(&key_pem)
+        .arg("--tls-ca-cert-file")
+        .arg(&cert_pem)
+        .arg("--dir")
+        .arg(dir.path())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let url = format!("rediss://127.0.0.1:{port}/#insecure");
+    let mut client = None;
+    for _ in 0..100 {
+        if let Ok(c) = RedisHive::connect(&url).await {
+            client = Some(c);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let Some(client) = client else {
+        let _ = child.kill();
+        let _ = child.wait();
+        // Debian's redis-server is built with TLS; a build without it cannot serve this
+        support::skip("redis_backend_over_tls", "redis-server did not accept TLS");
+        return;
+    };
+    let h = Backend::Redis(client);
+    h.put(b"tls", b("v"), Expiry::Never).await.unwrap();
+    assert_eq!(h.get(b"tls").await.unwrap(), b("v"));
+    let _ = child.kill();
+    let _ = child.wait();
+}

@@ -76,6 +76,42 @@ pub struct Opts {
     )]
     pub max_clients: usize,
 
+    /// Inline command line cap (Redis PROTO_INLINE_MAX_SIZE).
+    #[arg(
+        id = "hive_proto_inline_max",
+        long = "proto-inline-max",
+        value_name = "BYTES",
+        default_value_t = 65_536
+    )]
+    pub proto_inline_max: usize,
+
+    /// Unparsed input allowed per connection before it is closed.
+    #[arg(
+        id = "hive_query_buffer_limit",
+        long = "client-query-buffer-limit",
+        value_name = "BYTES",
+        default_value_t = 1_073_741_824
+    )]
+    pub client_query_buffer_limit: usize,
+
+    /// Most operations in one group commit.
+    #[arg(
+        id = "hive_gc_max_ops",
+        long = "group-commit-max-ops",
+        value_name = "N",
+        default_value_t = 4_096
+    )]
+    pub group_commit_max_ops: usize,
+
+    /// Most content bytes in one group commit.
+    #[arg(
+        id = "hive_gc_max_bytes",
+        long = "group-commit-max-bytes",
+        value_name = "BYTES",
+        default_value_t = 67_108_864
+    )]
+    pub group_commit_max_bytes: u64,
+
     /// Require AUTH with this password (as Redis's requirepass).
     #[arg(
         id = "hive_requirepass",
@@ -141,6 +177,8 @@ pub async fn backend(opts: &Opts) -> Result<Backend, Report> {
                 limiter_max_bytes: opts.limiter_max_bytes,
                 limiter_max_entries_count: opts.limiter_max_entries_count,
                 max_entry_bytes: opts.max_entry_bytes,
+                group_commit_max_ops: opts.group_commit_max_ops,
+                group_commit_max_bytes: opts.group_commit_max_bytes,
                 ..StoreConfig::new(opts.data.clone().unwrap_or_else(default_data_dir))
             };
             let store = Store::open(config)
@@ -193,6 +231,8 @@ pub async fn start(
         requirepass: opts.requirepass.clone(),
         max_clients: opts.max_clients.max(50),
         max_entry_bytes: opts.max_entry_bytes,
+        inline_max: opts.proto_inline_max,
+        query_buffer_limit: opts.client_query_buffer_limit,
         tls,
         ..ServerConfig::default()
     };

@@ -375,9 +375,15 @@ impl Reply {
     }
 }
 
+fn put_len(prefix: u8, n: usize, out: &mut BytesMut) {
+    out.put_u8(prefix);
+    out.put_slice(itoa::Buffer::new().format(n).as_bytes());
+    out.put_slice(b"\r\n");
+}
+
 fn put_bulk(b: &[u8], out: &mut BytesMut) {
     out.put_u8(b'$');
-    out.put_slice(b.len().to_string().as_bytes());
+    out.put_slice(itoa::Buffer::new().format(b.len()).as_bytes());
     out.put_slice(b"\r\n");
     out.put_slice(b);
     out.put_slice(b"\r\n");
@@ -399,16 +405,14 @@ pub fn encode_reply(reply: &Reply, proto: u8, out: &mut BytesMut) {
         Reply::Error(s) => put_line(b'-', s, out),
         Reply::Int(n) => {
             out.put_u8(b':');
-            out.put_slice(n.to_string().as_bytes());
+            out.put_slice(itoa::Buffer::new().format(*n).as_bytes());
             out.put_slice(b"\r\n");
         }
         Reply::Bulk(b) => put_bulk(b, out),
         Reply::Nil if proto >= 3 => out.put_slice(b"_\r\n"),
         Reply::Nil => out.put_slice(b"$-1\r\n"),
         Reply::Array(items) => {
-            out.put_u8(b'*');
-            out.put_slice(items.len().to_string().as_bytes());
-            out.put_slice(b"\r\n");
+            put_len(b'*', items.len(), out);
             for i in items {
                 encode_reply(i, proto, out);
             }

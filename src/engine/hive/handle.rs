@@ -94,6 +94,9 @@ pub struct Snapshot {
     pub dropped_events: u64,
 }
 
+/// The name the console code uses.
+pub type HiveHandle = Handle;
+
 /// A cheap, cloneable front end to a hive backend.
 #[derive(Clone)]
 pub struct Handle {

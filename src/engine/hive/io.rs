@@ -314,14 +314,9 @@ fn merge_stats(shared: &Shared, state: &mut ConnState) {
 }
 
 fn stat_name(req: &Request) -> &'static str {
-    let name = req
-        .args
+    req.args
         .first()
-        .map(|n| n.to_ascii_lowercase())
-        .unwrap_or_default();
-    protocol::COMMANDS
-        .iter()
-        .find(|c| c.0.as_bytes() == name.as_slice())
+        .and_then(|n| protocol::lookup(n))
         .map(|c| c.0)
         .unwrap_or("unknown")
 }

@@ -206,6 +206,13 @@ pub const COMMANDS: &[CommandSpec] = &[
     ("hive.errstr", 2, &["fast"], 0, 0, 0),
 ];
 
+/// The table entry of a command name, case-insensitively, without allocating.
+pub fn lookup(name: &[u8]) -> Option<&'static CommandSpec> {
+    COMMANDS
+        .iter()
+        .find(|c| c.0.len() == name.len() && c.0.as_bytes().eq_ignore_ascii_case(name))
+}
+
 /// Redis's unknown-command text: each quoted argument followed by one space.
 pub fn unknown_command(args: &[Bytes]) -> Reply {
     let name = String::from_utf8_lossy(&args[0]);
@@ -267,23 +274,23 @@ pub fn parse(req: &Request, session: &mut Session, now_ms: u64) -> Action {
     if is_http(first) {
         return Action::Close(None);
     }
-    let name = lower(first);
-    let Some(entry) = COMMANDS.iter().find(|c| c.0 == name) else {
+    let Some(entry) = lookup(first) else {
         if !session.authed {
             return Action::Reply(Reply::Error("NOAUTH Authentication required.".into()));
         }
         return Action::Reply(unknown_command(args));
     };
+    let name = entry.0;
     let arity = entry.1;
     let n = args.len() as i64;
     if (arity > 0 && n != arity) || (arity < 0 && n < -arity) {
-        return Action::Reply(arity_error(&name));
+        return Action::Reply(arity_error(name));
     }
-    if !session.authed && !matches!(name.as_str(), "auth" | "quit" | "hello" | "reset") {
+    if !session.authed && !matches!(name, "auth" | "quit" | "hello" | "reset") {
         return Action::Reply(Reply::Error("NOAUTH Authentication required.".into()));
     }
     let a = |i: usize| args[i].clone();
-    match name.as_str() {
+    match name {
         "ping" => match args.len() {
             1 => Action::Reply(Reply::Simple("PONG".into())),
             2 => Action::Reply(Reply::Bulk(a(1))),

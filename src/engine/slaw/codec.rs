@@ -902,6 +902,21 @@ mod tests {
     }
 
     #[test]
+    fn nonstandard_protein_is_carried_opaquely() {
+        let mut b = Vec::new();
+        b.extend_from_slice(&0x1000_0000_0000_0003u64.to_le_bytes());
+        b.extend_from_slice(&(PROTEIN_NONSTD | 0x1234).to_le_bytes());
+        b.extend_from_slice(b"anything");
+        let s = decode_protein_slaw(&b).expect("nonstd decodes");
+        assert_eq!(s, Slaw::Nonstd(b.clone()));
+        assert_eq!(encode(&s), b);
+        let y = super::super::yaml::to_yaml(&s);
+        assert!(y.contains("--- !nonstd |"), "{y}");
+        assert_eq!(super::super::yaml::from_yaml(&y), Ok(s));
+        assert!(decode_protein(&b).is_err());
+    }
+
+    #[test]
     fn bad_utf8_is_typed() {
         let b = [0xff, 0xfe, 0, 0, 0, 0, 0, 0x33];
         assert_eq!(

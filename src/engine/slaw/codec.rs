@@ -233,37 +233,56 @@ fn rd<const BE: bool>(b: &[u8], pos: usize) -> Option<u64> {
 
 /// [`check`] monomorphised for the byte order and UTF-8 strictness.
 fn chk<const BE: bool, const STRICT: bool>(b: &[u8], pos: usize, end: usize, depth: usize) -> Res {
-    let e = if BE { Endian::Big } else { Endian::Little };
     let avail = end.saturating_sub(pos);
     let h = match rd::<BE>(b, pos) {
         Some(h) if avail >= 8 => h,
         _ => return Err(truncated(pos, "slaw header", 8, avail)),
     };
-    match h >> 60 {
+    match leaf::<BE, STRICT>(b, pos, h, avail) {
+        Some(r) => r,
+        None => nested::<BE, STRICT>(b, pos, h, avail, depth),
+    }
+}
+
+/// Validates a slaw that holds no other slawx (everything but containers and
+/// proteins) whose header `h` is at `pos`; `None` for containers and proteins.
+/// Inlined into the container loop so leaves cost no call.
+#[inline(always)]
+fn leaf<const BE: bool, const STRICT: bool>(
+    b: &[u8],
+    pos: usize,
+    h: u64,
+    avail: usize,
+) -> Option<Res> {
+    let e = if BE { Endian::Big } else { Endian::Little };
+    Some(match h >> 60 {
         0x8..=0xa | 0xc..=0xe => {
             let ss = (h >> 58) & 3;
             let float = h & NUM_FLOAT != 0;
             if float && (h & NUM_UNSIGNED != 0 || ss < 2) {
-                return Err(corrupt(pos, "float that is unsigned or of 8 or 16 bits"));
+                return Some(Err(corrupt(
+                    pos,
+                    "float that is unsigned or of 8 or 16 bits",
+                )));
             }
             let vvv = ((h >> 54) & 7) as usize;
             let complex = h & NUM_COMPLEX != 0;
             if complex && vvv >= 4 {
-                return Err(corrupt(pos, "complex multivector"));
+                return Some(Err(corrupt(pos, "complex multivector")));
             }
             let comps = COMPONENTS[vvv] << u64::from(complex);
             let bsize = ((h >> 46) & 0xff) + 1;
             if comps << ss != bsize {
-                return Err(corrupt(pos, "numeric bsize does not match its type"));
+                return Some(Err(corrupt(pos, "numeric bsize does not match its type")));
             }
             if h & NUM_ARRAY == 0 {
                 if (h >> 32) & 0x3fff != 0 {
-                    return Err(corrupt(pos, "numeric singleton with breadth bits set"));
+                    return Some(Err(corrupt(pos, "numeric singleton with breadth bits set")));
                 }
                 if bsize <= 4 {
-                    return Ok(8);
+                    return Some(Ok(8));
                 }
-                return fits(pos, 1 + bsize.div_ceil(8), avail, "numeric");
+                return Some(fits(pos, 1 + bsize.div_ceil(8), avail, "numeric"));
             }
             // bsize ≤ 256 and breadth < 2^46, so the product cannot overflow.
             fits(
@@ -275,89 +294,49 @@ fn chk<const BE: bool, const STRICT: bool>(b: &[u8], pos: usize, end: usize, dep
         }
         0x3 => {
             if h & (1 << 59) != 0 {
-                return Err(corrupt(pos, "wee string with bit 59 set"));
+                return Some(Err(corrupt(pos, "wee string with bit 59 set")));
             }
             let n = ((h >> 56) & 7) as usize;
             if n == 0 {
-                return Err(corrupt(pos, "wee string with no bytes"));
+                return Some(Err(corrupt(pos, "wee string with no bytes")));
             }
+            // The caller read a whole oct at `pos`, so the special bytes are there.
             let sb = &b[special_range(pos, n, e)];
             if sb[n - 1] != 0 {
-                return Err(corrupt(pos, "wee string without its terminating NUL"));
+                return Some(Err(corrupt(pos, "wee string without its terminating NUL")));
             }
             if STRICT {
-                utf8(&sb[..n - 1], pos)?;
+                if let Err(err) = utf8(&sb[..n - 1], pos) {
+                    return Some(Err(err));
+                }
             }
             Ok(8)
         }
-        kind @ 0x4..=0x6 => {
-            if depth >= MAX_DEPTH {
-                return Err(too_deep(pos));
-            }
-            let what = match kind {
-                4 => "list",
-                5 => "map",
-                _ => "cons",
-            };
-            let octlen = h & OCTLEN_MASK;
-            let field = (h >> 56) & 0xf;
-            let (count, head) = if field == 15 {
-                match rd::<BE>(b, pos + 8) {
-                    Some(c) if avail >= 16 => (c, 16usize),
-                    _ => return Err(truncated(pos, "container count oct", 16, avail)),
-                }
-            } else {
-                (field, 8usize)
-            };
-            if kind == 6 && count != 2 {
-                return Err(corrupt(pos, "cons whose count is not 2"));
-            }
-            if octlen < (head / 8) as u64 {
-                return Err(bad_length(pos, what, octlen));
-            }
-            let len = fits(pos, octlen, avail, what)?;
-            let cend = pos + len;
-            let mut p = pos + head;
-            let mut seen: u64 = 0;
-            while p < cend {
-                if kind == 5 && b[if BE { p } else { p + 7 }] >> 4 != 6 {
-                    return Err(corrupt(p, "map element that is not a cons"));
-                }
-                p += chk::<BE, STRICT>(b, p, cend, depth + 1)?;
-                seen += 1;
-            }
-            if seen != count {
-                return Err(corrupt(
-                    pos,
-                    match kind {
-                        4 => "list count does not match its elements",
-                        5 => "map count does not match its elements",
-                        _ => "cons does not hold exactly two slawx",
-                    },
-                ));
-            }
-            Ok(len)
-        }
         0x7 => {
             if h & (1 << 59) != 0 {
-                return Err(corrupt(pos, "full string with bit 59 set"));
+                return Some(Err(corrupt(pos, "full string with bit 59 set")));
             }
             let pad = ((h >> 56) & 7) as usize;
             let octlen = h & OCTLEN_MASK;
             if octlen < 2 {
-                return Err(bad_length(pos, "full string", octlen));
+                return Some(Err(bad_length(pos, "full string", octlen)));
             }
-            let len = fits(pos, octlen, avail, "full string")?;
+            let len = match fits(pos, octlen, avail, "full string") {
+                Ok(l) => l,
+                Err(err) => return Some(Err(err)),
+            };
             let data = len - 8;
             if pad + 1 > data {
-                return Err(corrupt(pos, "full string padding exceeds its data"));
+                return Some(Err(corrupt(pos, "full string padding exceeds its data")));
             }
             let tlen = data - pad - 1;
             if b[pos + 8 + tlen] != 0 {
-                return Err(corrupt(pos, "full string without its terminating NUL"));
+                return Some(Err(corrupt(pos, "full string without its terminating NUL")));
             }
             if STRICT {
-                utf8(&b[pos + 8..pos + 8 + tlen], pos)?;
+                if let Err(err) = utf8(&b[pos + 8..pos + 8 + tlen], pos) {
+                    return Some(Err(err));
+                }
             }
             Ok(len)
         }
@@ -365,18 +344,80 @@ fn chk<const BE: bool, const STRICT: bool>(b: &[u8], pos: usize, end: usize, dep
             0..=2 => Ok(8),
             _ => Err(corrupt(pos, "boolean/nil with an unknown value")),
         },
-        0x1 => {
-            if depth >= MAX_DEPTH {
-                return Err(too_deep(pos));
-            }
-            check_protein_body::<BE, STRICT>(b, pos, h, avail, depth + 1)
-        }
         0x0 => Err(Box::new(Error::CorruptProtein {
             offset: pos,
             what: "nested protein in the other byte order",
         })),
-        _ => Err(corrupt(pos, "reserved kind nibble")),
+        0xb | 0xf => Err(corrupt(pos, "reserved kind nibble")),
+        _ => return None,
+    })
+}
+
+/// Validates a container or protein whose header `h` is at `pos`.
+fn nested<const BE: bool, const STRICT: bool>(
+    b: &[u8],
+    pos: usize,
+    h: u64,
+    avail: usize,
+    depth: usize,
+) -> Res {
+    if depth >= MAX_DEPTH {
+        return Err(too_deep(pos));
     }
+    let kind = h >> 60;
+    if kind == 0x1 {
+        return check_protein_body::<BE, STRICT>(b, pos, h, avail, depth + 1);
+    }
+    let what = match kind {
+        4 => "list",
+        5 => "map",
+        _ => "cons",
+    };
+    let octlen = h & OCTLEN_MASK;
+    let field = (h >> 56) & 0xf;
+    let (count, head) = if field == 15 {
+        match rd::<BE>(b, pos + 8) {
+            Some(c) if avail >= 16 => (c, 16usize),
+            _ => return Err(truncated(pos, "container count oct", 16, avail)),
+        }
+    } else {
+        (field, 8usize)
+    };
+    if kind == 6 && count != 2 {
+        return Err(corrupt(pos, "cons whose count is not 2"));
+    }
+    if octlen < (head / 8) as u64 {
+        return Err(bad_length(pos, what, octlen));
+    }
+    let len = fits(pos, octlen, avail, what)?;
+    let cend = pos + len;
+    let mut p = pos + head;
+    let mut seen: u64 = 0;
+    while p < cend {
+        // p and cend are both whole octs from pos, so a whole oct is left.
+        let Some(ch) = rd::<BE>(b, p) else {
+            return Err(truncated(p, "slaw header", 8, cend - p));
+        };
+        if kind == 5 && ch >> 60 != 6 {
+            return Err(corrupt(p, "map element that is not a cons"));
+        }
+        p += match leaf::<BE, STRICT>(b, p, ch, cend - p) {
+            Some(r) => r?,
+            None => nested::<BE, STRICT>(b, p, ch, cend - p, depth + 1)?,
+        };
+        seen += 1;
+    }
+    if seen != count {
+        return Err(corrupt(
+            pos,
+            match kind {
+                4 => "list count does not match its elements",
+                5 => "map count does not match its elements",
+                _ => "cons does not hold exactly two slawx",
+            },
+        ));
+    }
+    Ok(len)
 }
 
 #[cold]
@@ -858,6 +899,21 @@ mod tests {
         assert!(validate(&b, Endian::Little).is_err());
         let p = !0xf000_0000_0000_00f0u64 | 0x1000_0000_0000_0000;
         assert!(validate_protein_bytes(&p.to_le_bytes()).is_err());
+    }
+
+    #[test]
+    fn nonstandard_protein_is_carried_opaquely() {
+        let mut b = Vec::new();
+        b.extend_from_slice(&0x1000_0000_0000_0003u64.to_le_bytes());
+        b.extend_from_slice(&(PROTEIN_NONSTD | 0x1234).to_le_bytes());
+        b.extend_from_slice(b"anything");
+        let s = decode_protein_slaw(&b).expect("nonstd decodes");
+        assert_eq!(s, Slaw::Nonstd(b.clone()));
+        assert_eq!(encode(&s), b);
+        let y = super::super::yaml::to_yaml(&s);
+        assert!(y.contains("--- !nonstd |"), "{y}");
+        assert_eq!(super::super::yaml::from_yaml(&y), Ok(s));
+        assert!(decode_protein(&b).is_err());
     }
 
     #[test]

@@ -36,7 +36,8 @@
 //! ```
 //!
 //! Bare slawx: [`encode`], [`encode_into`] (either [`Endian`]), [`decode`],
-//! [`decode_prefix`], [`validate`], [`SlawView::new`]. Stream framing:
+//! [`decode_prefix`], [`validate`], [`SlawView::new`]. Owned, validated buffers
+//! (copies of live pool entries, socket reads): [`OwnedProtein`]. Stream framing:
 //! [`protein_frame_len`]. Files: [`file::read`], [`file::write`]. Legacy:
 //! [`v1::decode_file_body`].
 //!
@@ -62,7 +63,7 @@ pub use codec::{
 };
 pub use error::Error;
 pub use value::{Component, NumData, NumFormat, NumType, Numeric, Protein, Shape, Slaw};
-pub use view::{validate_protein, Children, Kind, ProteinView, SlawView};
+pub use view::{validate_protein, Children, Kind, OwnedProtein, ProteinView, SlawView};
 pub use yaml::{from_yaml, from_yaml_docs, protein_to_yaml, to_yaml, to_yaml_docs, EmitOptions};
 
 /// Deepest nesting of containers and proteins accepted from untrusted input.

@@ -457,6 +457,39 @@ pub fn validate_protein(bytes: &[u8]) -> Result<ProteinView<'_>, Error> {
     Ok(ProteinView::from_validated(bytes, e))
 }
 
+/// A validated protein in a buffer the holder owns: the form for bytes copied out
+/// of a live pool (which other processes may overwrite) or read from a socket.
+/// Validation runs once, in [`OwnedProtein::new`]; [`view`](OwnedProtein::view)
+/// is then free.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OwnedProtein {
+    bytes: Vec<u8>,
+    endian: Endian,
+}
+
+impl OwnedProtein {
+    /// Validates `bytes` as exactly one protein in either byte order.
+    pub fn new(bytes: Vec<u8>) -> Result<Self, Error> {
+        let endian = codec::validate_protein_bytes(&bytes)?;
+        Ok(OwnedProtein { bytes, endian })
+    }
+
+    /// The zero-copy view of the protein.
+    pub fn view(&self) -> ProteinView<'_> {
+        ProteinView::from_validated(&self.bytes, self.endian)
+    }
+
+    /// The protein's bytes.
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// Gives the buffer back.
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.bytes
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -480,5 +513,8 @@ mod tests {
             .collect();
         assert_eq!(names, ["a", "long descrip string"]);
         assert_eq!(v.to_protein(), p);
+        let owned = OwnedProtein::new(b.clone()).expect("valid");
+        assert_eq!(owned.view().to_protein(), p);
+        assert!(OwnedProtein::new(b[..b.len() - 8].to_vec()).is_err());
     }
 }

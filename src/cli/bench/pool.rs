@@ -208,6 +208,7 @@ fn wake_latency(pools: &Pools, name: &str, samples: usize) -> Result<(Duration, 
 
 /// Runs the pool benchmark and prints its table.
 pub fn run(quick: bool) -> Result<(), Report> {
+    let ncpu = cpus();
     let tmp = tempfile_dir()?;
     let pools = Pools::new(&tmp);
     let budget = if quick {
@@ -270,9 +271,10 @@ pub fn run(quick: bool) -> Result<(), Report> {
         note: "depositor CPU 0, awaiter CPU 1, FIFO wake".into(),
     });
     let _ = std::fs::remove_dir_all(&tmp);
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     println!(
-        "tidepool bench pool ({} CPUs; {})",
-        cpus(),
+        "tidepool bench pool ({ncpu} CPUs; load average {} at the end; {})",
+        load.split_whitespace().next().unwrap_or("?"),
         if quick { "quick" } else { "full" }
     );
     println!("{:<58} {:>26}  note", "scenario", "tidepool");

@@ -51,8 +51,9 @@ fn fifo_err<'a>(pool: &'a str, op: &'static str) -> impl FnOnce(std::io::Error) 
 
 /// Wakes every awaiter of the pool (after a deposit).
 pub fn wake_awaiters(pool: &mut Pool) -> Result<()> {
-    let dir = pool.paths().notify_dir.clone();
-    let mtime = fs::metadata(&dir).and_then(|m| m.modified()).ok();
+    let mtime = fs::metadata(&pool.paths().notify_dir)
+        .and_then(|m| m.modified())
+        .ok();
     let fresh = match (mtime, pool.notify_cache.mtime) {
         (Some(now), Some(cached)) => {
             now == cached
@@ -65,6 +66,7 @@ pub fn wake_awaiters(pool: &mut Pool) -> Result<()> {
     if fresh && pool.notify_cache.fifos.is_empty() {
         return Ok(());
     }
+    let dir = pool.paths().notify_dir.clone();
     pool.with_notify_lock(|pool| {
         if !fresh {
             let mut fifos = Vec::new();

@@ -1375,6 +1375,32 @@ impl Pool {
 
     /// Finds the entry of `idx` (one attempt). `Ok(None)` = raced, retry.
     fn locate(&self, idx: i64, oldest: u64, newest: u64) -> Result<Option<u64>> {
+        // Sequential readers (tails) ask for the cursor's entry or the next one:
+        // one step from the cursor, no index or TOC lookups. The caller still
+        // validates the copy against the pointers.
+        if let Some((off, ci)) = self.cursor {
+            if off >= oldest && off <= newest {
+                if ci == idx && self.index_at(off) == Some(idx) {
+                    return Ok(Some(off));
+                }
+                if ci + 1 == idx && off < newest {
+                    if let Some(size) = self.entry_size_at(off) {
+                        let next = protocol::next_entry(
+                            &Snapshot(self),
+                            off,
+                            ci,
+                            size,
+                            newest,
+                            self.fs(),
+                            self.hs(),
+                        );
+                        if let Some(next) = next.filter(|&n| self.index_at(n) == Some(idx)) {
+                            return Ok(Some(next));
+                        }
+                    }
+                }
+            }
+        }
         let Some(newest_idx) = self.index_at(newest) else {
             return Ok(None);
         };
@@ -1570,17 +1596,15 @@ impl Pool {
         if self.locks.is_none() {
             self.locks = Some(Locks::open(&self.paths, &self.layout)?);
         }
-        let name = self.paths.name.clone();
         match self.locks.as_mut() {
-            Some(l) => l.lock(&name, which),
+            Some(l) => l.lock(&self.paths.name, which),
             None => Ok(()),
         }
     }
 
     fn unlock(&mut self, which: LockKind) -> Result<()> {
-        let name = self.paths.name.clone();
         match self.locks.as_mut() {
-            Some(l) => l.unlock(&name, which),
+            Some(l) => l.unlock(&self.paths.name, which),
             None => Ok(()),
         }
     }
@@ -1632,15 +1656,16 @@ impl Pool {
     /// one wake-up; returns the first index (the rest follow consecutively).
     /// Other lockers (libPlasma included) wait for the whole batch.
     pub fn deposit_batch(&mut self, proteins: &[&[u8]], now: f64) -> Result<i64> {
-        let mut sizes = Vec::with_capacity(proteins.len());
         for p in proteins {
-            sizes.push(self.check_deposit(p)?);
+            self.check_deposit(p)?;
         }
         self.lock(LockKind::Deposit)?;
         let r = (|| {
             self.refresh()?;
             let mut first = None;
-            for (p, &size) in proteins.iter().zip(&sizes) {
+            for p in proteins {
+                // checked above: the header is a protein of exactly p.len() bytes
+                let size = codec::entry_size(p.len() as u64, false);
                 let i = self.deposit_locked(p, size, now)?;
                 first.get_or_insert(i);
             }
@@ -1654,10 +1679,10 @@ impl Pool {
     }
 
     fn deposit_locked(&mut self, protein: &[u8], size: u64, now: f64) -> Result<i64> {
-        let name = self.paths.name.clone();
+        let name = &self.paths.name;
         let flags = self.flags();
         if flags & codec::FLAG_FROZEN != 0 {
-            return Err(Error::Frozen { pool: name });
+            return Err(Error::Frozen { pool: name.clone() });
         }
         let (oldest, newest) = self.ptrs();
         let idx = if newest == 0 {
@@ -1682,7 +1707,7 @@ impl Pool {
             PlanError::Corrupt(d) => self.corrupt(d),
         })?;
         if newest != 0 && plan.new_oldest != oldest && flags & codec::FLAG_STOP_WHEN_FULL != 0 {
-            return Err(Error::Full { pool: name });
+            return Err(Error::Full { pool: name.clone() });
         }
         // oldest moves before any byte is overwritten so readers detect the overlap.
         if plan.new_oldest != oldest {
@@ -1701,7 +1726,7 @@ impl Pool {
         if flags & codec::FLAG_SYNC != 0 {
             self.map
                 .flush(p, size)
-                .map_err(|e| io_err(&name, "msync", &self.paths.backing, e))?;
+                .map_err(|e| io_err(name, "msync", &self.paths.backing, e))?;
         }
         self.map.store(self.layout.newest_off(), plan.write);
         let (cur_oldest, _) = self.ptrs();

@@ -381,6 +381,20 @@ fn await_is_woken_by_a_depositor_process() {
 }
 
 #[test]
+fn waker_cancels_a_blocking_await() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pools = Pools::new(tmp.path());
+    pools.create("wk", &CreateOptions::default()).unwrap();
+    let mut p = pools.open("wk").unwrap();
+    let w = tidepool::engine::pool::io::waker(&mut p).unwrap();
+    let t = std::thread::spawn(move || await_index(&mut p, 0, Wait::Forever));
+    // Whether the wake lands before or during the await, the await ends woken.
+    w.wake();
+    assert!(matches!(t.join().unwrap(), Err(Error::Woken { .. })));
+    pools.dispose("wk").unwrap();
+}
+
+#[test]
 fn unreadable_pool_is_refused_not_crashed() {
     if nix::unistd::geteuid().is_root() {
         eprintln!("skipping unreadable_pool_is_refused_not_crashed: running as root, permissions are not enforced");

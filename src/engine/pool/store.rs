@@ -1552,6 +1552,58 @@ impl Pool {
         Err(self.corrupt(format!("could not read index {idx} consistently")))
     }
 
+    /// The first protein at or after (`forward`) or at or before `from` whose
+    /// descrips contain every string of `descrips` (`pool_probe_frwd` /
+    /// `pool_probe_back`, matching string descrips only). Overwritten indices
+    /// are skipped; POOL_NO_SUCH_PROTEIN when nothing matches.
+    pub fn probe(&mut self, from: i64, descrips: &[String], forward: bool) -> Result<Entry> {
+        let none = |p: &Pool| Error::NoSuchProtein {
+            pool: p.paths.name.clone(),
+            index: from,
+        };
+        let Some((o, n)) = self.index_range()? else {
+            return Err(none(self));
+        };
+        let mut i = from.clamp(o, n);
+        if (forward && from > n) || (!forward && from < o) {
+            return Err(none(self));
+        }
+        loop {
+            match self.nth(i) {
+                Ok(e) => {
+                    let hit = codec::descrip_strings(&e.protein)
+                        .is_some_and(|d| descrips.iter().all(|want| d.contains(want)));
+                    if hit {
+                        return Ok(e);
+                    }
+                }
+                Err(Error::NoSuchProtein { .. }) if !forward => return Err(none(self)),
+                Err(Error::NoSuchProtein { .. }) => {
+                    // overwritten under us: jump to the new oldest
+                    match self.index_range()? {
+                        Some((o2, _)) if o2 > i => {
+                            i = o2;
+                            continue;
+                        }
+                        _ => return Err(none(self)),
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+            if forward {
+                if i >= n {
+                    return Err(none(self));
+                }
+                i += 1;
+            } else {
+                if i <= o {
+                    return Err(none(self));
+                }
+                i -= 1;
+            }
+        }
+    }
+
     /// Index of the protein deposited closest to `t` (`pool_seekto_time`):
     /// `Closest`, at-or-below or at-or-above.
     pub fn seek_time(&mut self, t: f64, mode: TimeMatch) -> Result<Option<i64>> {
@@ -2088,6 +2140,42 @@ mod tests {
             ..opts.clone()
         };
         assert_eq!(pools.create("c", &c).unwrap_err().retort(), -201100);
+    }
+
+    #[test]
+    fn probe_finds_matching_descrips_both_ways() {
+        let tmp = tempfile::tempdir().unwrap();
+        let pools = Pools::new(tmp.path());
+        pools
+            .create(
+                "pr",
+                &CreateOptions {
+                    size: 65536,
+                    flock: true,
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        let mut p = pools.open("pr").unwrap();
+        for i in 0..30 {
+            let d = if i % 10 == 3 {
+                vec!["hit".to_string(), format!("n{i}")]
+            } else {
+                vec!["miss".to_string()]
+            };
+            p.deposit(&codec::encode_simple_protein(&d, &[]), 0.0)
+                .unwrap();
+        }
+        let want = ["hit".to_string()];
+        assert_eq!(p.probe(0, &want, true).unwrap().index, 3);
+        assert_eq!(p.probe(4, &want, true).unwrap().index, 13);
+        assert_eq!(p.probe(29, &want, false).unwrap().index, 23);
+        assert_eq!(p.probe(12, &want, false).unwrap().index, 3);
+        assert!(matches!(
+            p.probe(24, &want, true),
+            Err(Error::NoSuchProtein { .. })
+        ));
+        assert!(p.probe(0, &["nope".to_string()], true).is_err());
     }
 
     #[test]

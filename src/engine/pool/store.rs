@@ -243,6 +243,7 @@ impl Pools {
         if self.exists(name) || root.exists() && !root.is_dir() {
             return Err(Error::Exists { pool: name.into() });
         }
+        self.check_nesting(name, &root)?;
         let paths = if opts.single_file {
             PoolPaths::v6(name, root.clone())
         } else {
@@ -371,6 +372,31 @@ impl Pools {
             }
         }
         result
+    }
+
+    fn check_nesting(&self, name: &str, root: &Path) -> Result<()> {
+        let nested = |reason: &str| Error::IllegalNesting {
+            pool: name.into(),
+            reason: reason.into(),
+        };
+        let is_pool =
+            |p: &Path| p.join("pool.conf").exists() || p.join("mmap-pool").exists() || p.is_file();
+        let mut up = root.parent();
+        while let Some(dir) = up {
+            if dir == self.dir || !dir.starts_with(&self.dir) {
+                break;
+            }
+            if is_pool(dir) {
+                return Err(nested("a parent of this name is a pool"));
+            }
+            up = dir.parent();
+        }
+        if root.is_dir() && fs::read_dir(root).is_ok_and(|mut d| d.next().is_some()) {
+            return Err(nested(
+                "a directory with pools in it exists under this name",
+            ));
+        }
+        Ok(())
     }
 
     /// Removes a pool and everything created with it, including its System V
@@ -2120,6 +2146,12 @@ mod tests {
         assert_eq!(pools.create("x", &opts).unwrap_err().retort(), -200575);
         assert_eq!(pools.open("nope").unwrap_err().retort(), -200570);
         assert_eq!(pools.create("../x", &opts).unwrap_err().retort(), -200550);
+        assert_eq!(
+            pools.create("x/inner", &opts).unwrap_err().retort(),
+            -200576
+        );
+        pools.create("outer/y", &opts).unwrap();
+        assert_eq!(pools.create("outer", &opts).unwrap_err().retort(), -200576);
         let mut p = pools.open("x").unwrap();
         assert_eq!(
             p.deposit(&protein(5000, 1), 0.0).unwrap_err().retort(),

@@ -381,6 +381,42 @@ fn await_is_woken_by_a_depositor_process() {
 }
 
 #[test]
+fn planted_files_in_the_notification_dir_are_not_written() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pools = Pools::new(tmp.path());
+    pools.create("nf", &CreateOptions::default()).unwrap();
+    let notify = tmp.path().join("nf/notification");
+    let victim = tmp.path().join("victim");
+    std::fs::write(&victim, b"keep").unwrap();
+    std::os::unix::fs::symlink(&victim, notify.join("iton-LINK00000000")).unwrap();
+    std::fs::write(notify.join("iton-FILE00000000"), b"").unwrap();
+    let mut p = pools.open("nf").unwrap();
+    for _ in 0..3 {
+        p.deposit(&codec::encode_simple_protein(&["x".into()], &[]), 0.0)
+            .unwrap();
+    }
+    assert_eq!(std::fs::read(&victim).unwrap(), b"keep");
+    let planted = notify.join("iton-FILE00000000");
+    assert!(!planted.exists() || std::fs::read(&planted).unwrap().is_empty());
+    drop(p);
+    pools.dispose("nf").unwrap();
+}
+
+#[test]
+fn waker_cancels_a_blocking_await() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pools = Pools::new(tmp.path());
+    pools.create("wk", &CreateOptions::default()).unwrap();
+    let mut p = pools.open("wk").unwrap();
+    let w = tidepool::engine::pool::io::waker(&mut p).unwrap();
+    let t = std::thread::spawn(move || await_index(&mut p, 0, Wait::Forever));
+    // Whether the wake lands before or during the await, the await ends woken.
+    w.wake();
+    assert!(matches!(t.join().unwrap(), Err(Error::Woken { .. })));
+    pools.dispose("wk").unwrap();
+}
+
+#[test]
 fn unreadable_pool_is_refused_not_crashed() {
     if nix::unistd::geteuid().is_root() {
         eprintln!("skipping unreadable_pool_is_refused_not_crashed: running as root, permissions are not enforced");

@@ -51,8 +51,9 @@ fn fifo_err<'a>(pool: &'a str, op: &'static str) -> impl FnOnce(std::io::Error) 
 
 /// Wakes every awaiter of the pool (after a deposit).
 pub fn wake_awaiters(pool: &mut Pool) -> Result<()> {
-    let dir = pool.paths().notify_dir.clone();
-    let mtime = fs::metadata(&dir).and_then(|m| m.modified()).ok();
+    let mtime = fs::metadata(&pool.paths().notify_dir)
+        .and_then(|m| m.modified())
+        .ok();
     let fresh = match (mtime, pool.notify_cache.mtime) {
         (Some(now), Some(cached)) => {
             now == cached
@@ -65,6 +66,7 @@ pub fn wake_awaiters(pool: &mut Pool) -> Result<()> {
     if fresh && pool.notify_cache.fifos.is_empty() {
         return Ok(());
     }
+    let dir = pool.paths().notify_dir.clone();
     pool.with_notify_lock(|pool| {
         if !fresh {
             let mut fifos = Vec::new();
@@ -111,6 +113,38 @@ pub fn wake_awaiters(pool: &mut Pool) -> Result<()> {
 pub struct Awaiter {
     path: PathBuf,
     file: File,
+    woken: Arc<std::sync::atomic::AtomicBool>,
+}
+
+/// Cancels a blocking await from another thread (`pool_hose_wake_up`): the
+/// await returns POOL_AWAIT_WOKEN.
+#[derive(Debug, Clone)]
+pub struct Waker {
+    fifo: Arc<File>,
+    woken: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Waker {
+    /// Wakes the await (or the next one, if none is in progress).
+    pub fn wake(&self) {
+        self.woken.store(true, Ordering::Release);
+        let _ = (&*self.fifo).write(&[0u8]);
+    }
+}
+
+/// A [`Waker`] for blocking awaits on `pool` (`pool_hose_enable_wakeup`).
+pub fn waker(pool: &mut Pool) -> Result<Waker> {
+    ensure_awaiter(pool)?;
+    let name = pool.name().to_string();
+    let a = pool
+        .awaiter
+        .as_ref()
+        .ok_or_else(|| fifo_err(&name, "wakeup")(std::io::Error::other("no awaiter fifo")))?;
+    let fifo = a.file.try_clone().map_err(fifo_err(&name, "dup fifo"))?;
+    Ok(Waker {
+        fifo: Arc::new(fifo),
+        woken: a.woken.clone(),
+    })
 }
 
 impl Drop for Awaiter {
@@ -170,7 +204,11 @@ pub fn ensure_awaiter(pool: &mut Pool) -> Result<()> {
                     "not a fifo",
                 )));
             }
-            return Ok(Awaiter { path, file });
+            return Ok(Awaiter {
+                path,
+                file,
+                woken: Default::default(),
+            });
         }
         Err(fifo_err(&name, "mkfifo")(std::io::Error::other(
             "no free fifo name",
@@ -227,13 +265,17 @@ pub fn await_index(pool: &mut Pool, idx: i64, wait: Wait) -> Result<Entry> {
                     .unwrap_or(PollTimeout::MAX)
             }
         };
+        let name = pool.name().to_string();
         if let Some(a) = pool.awaiter.as_mut() {
             let mut fds = [PollFd::new(a.file.as_fd(), PollFlags::POLLIN)];
             match nix::poll::poll(&mut fds, timeout) {
                 Ok(_) | Err(nix::errno::Errno::EINTR) => {}
-                Err(e) => return Err(fifo_err(pool.name(), "poll")(std::io::Error::from(e))),
+                Err(e) => return Err(fifo_err(&name, "poll")(std::io::Error::from(e))),
             }
             a.drain();
+            if a.woken.swap(false, Ordering::AcqRel) {
+                return Err(Error::Woken { pool: name });
+            }
         }
     }
 }

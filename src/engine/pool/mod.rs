@@ -134,6 +134,14 @@ pub enum Error {
         /// What was asked.
         what: String,
     },
+    /// A pool inside another pool, or a pool around other pools.
+    #[error("pool {pool:?}: {reason} (POOL_ILLEGAL_NESTING)")]
+    IllegalNesting {
+        /// Pool name.
+        pool: String,
+        /// Which way it nests.
+        reason: String,
+    },
     /// Rename across pools that cannot be renamed (e.g. in use or nested).
     #[error("pool {pool:?}: cannot rename: {reason} (POOL_IMPOSSIBLE_RENAME)")]
     ImpossibleRename {
@@ -220,6 +228,7 @@ impl Error {
             Error::NotAProtein { .. } => -200800,
             Error::Unsupported { .. } => -201100,
             Error::ImpossibleRename { .. } => -200551,
+            Error::IllegalNesting { .. } => -200576,
             Error::Timeout { .. } => -200640,
             Error::Woken { .. } => -200650,
             Error::EmptyGang => -201060,
@@ -250,6 +259,7 @@ impl Error {
             Error::NotAProtein { .. } => "POOL_NOT_A_PROTEIN",
             Error::Unsupported { .. } => "POOL_UNSUPPORTED_OPERATION",
             Error::ImpossibleRename { .. } => "POOL_IMPOSSIBLE_RENAME",
+            Error::IllegalNesting { .. } => "POOL_ILLEGAL_NESTING",
             Error::Timeout { .. } => "POOL_AWAIT_TIMEDOUT",
             Error::Woken { .. } => "POOL_AWAIT_WOKEN",
             Error::EmptyGang => "POOL_EMPTY_GANG",

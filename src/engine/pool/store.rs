@@ -243,6 +243,7 @@ impl Pools {
         if self.exists(name) || root.exists() && !root.is_dir() {
             return Err(Error::Exists { pool: name.into() });
         }
+        self.check_nesting(name, &root)?;
         let paths = if opts.single_file {
             PoolPaths::v6(name, root.clone())
         } else {
@@ -371,6 +372,31 @@ impl Pools {
             }
         }
         result
+    }
+
+    fn check_nesting(&self, name: &str, root: &Path) -> Result<()> {
+        let nested = |reason: &str| Error::IllegalNesting {
+            pool: name.into(),
+            reason: reason.into(),
+        };
+        let is_pool =
+            |p: &Path| p.join("pool.conf").exists() || p.join("mmap-pool").exists() || p.is_file();
+        let mut up = root.parent();
+        while let Some(dir) = up {
+            if dir == self.dir || !dir.starts_with(&self.dir) {
+                break;
+            }
+            if is_pool(dir) {
+                return Err(nested("a parent of this name is a pool"));
+            }
+            up = dir.parent();
+        }
+        if root.is_dir() && fs::read_dir(root).is_ok_and(|mut d| d.next().is_some()) {
+            return Err(nested(
+                "a directory with pools in it exists under this name",
+            ));
+        }
+        Ok(())
     }
 
     /// Removes a pool and everything created with it, including its System V
@@ -1375,6 +1401,32 @@ impl Pool {
 
     /// Finds the entry of `idx` (one attempt). `Ok(None)` = raced, retry.
     fn locate(&self, idx: i64, oldest: u64, newest: u64) -> Result<Option<u64>> {
+        // Sequential readers (tails) ask for the cursor's entry or the next one:
+        // one step from the cursor, no index or TOC lookups. The caller still
+        // validates the copy against the pointers.
+        if let Some((off, ci)) = self.cursor {
+            if off >= oldest && off <= newest {
+                if ci == idx && self.index_at(off) == Some(idx) {
+                    return Ok(Some(off));
+                }
+                if ci + 1 == idx && off < newest {
+                    if let Some(size) = self.entry_size_at(off) {
+                        let next = protocol::next_entry(
+                            &Snapshot(self),
+                            off,
+                            ci,
+                            size,
+                            newest,
+                            self.fs(),
+                            self.hs(),
+                        );
+                        if let Some(next) = next.filter(|&n| self.index_at(n) == Some(idx)) {
+                            return Ok(Some(next));
+                        }
+                    }
+                }
+            }
+        }
         let Some(newest_idx) = self.index_at(newest) else {
             return Ok(None);
         };
@@ -1526,6 +1578,58 @@ impl Pool {
         Err(self.corrupt(format!("could not read index {idx} consistently")))
     }
 
+    /// The first protein at or after (`forward`) or at or before `from` whose
+    /// descrips contain every string of `descrips` (`pool_probe_frwd` /
+    /// `pool_probe_back`, matching string descrips only). Overwritten indices
+    /// are skipped; POOL_NO_SUCH_PROTEIN when nothing matches.
+    pub fn probe(&mut self, from: i64, descrips: &[String], forward: bool) -> Result<Entry> {
+        let none = |p: &Pool| Error::NoSuchProtein {
+            pool: p.paths.name.clone(),
+            index: from,
+        };
+        let Some((o, n)) = self.index_range()? else {
+            return Err(none(self));
+        };
+        let mut i = from.clamp(o, n);
+        if (forward && from > n) || (!forward && from < o) {
+            return Err(none(self));
+        }
+        loop {
+            match self.nth(i) {
+                Ok(e) => {
+                    let hit = codec::descrip_strings(&e.protein)
+                        .is_some_and(|d| descrips.iter().all(|want| d.contains(want)));
+                    if hit {
+                        return Ok(e);
+                    }
+                }
+                Err(Error::NoSuchProtein { .. }) if !forward => return Err(none(self)),
+                Err(Error::NoSuchProtein { .. }) => {
+                    // overwritten under us: jump to the new oldest
+                    match self.index_range()? {
+                        Some((o2, _)) if o2 > i => {
+                            i = o2;
+                            continue;
+                        }
+                        _ => return Err(none(self)),
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+            if forward {
+                if i >= n {
+                    return Err(none(self));
+                }
+                i += 1;
+            } else {
+                if i <= o {
+                    return Err(none(self));
+                }
+                i -= 1;
+            }
+        }
+    }
+
     /// Index of the protein deposited closest to `t` (`pool_seekto_time`):
     /// `Closest`, at-or-below or at-or-above.
     pub fn seek_time(&mut self, t: f64, mode: TimeMatch) -> Result<Option<i64>> {
@@ -1570,17 +1674,15 @@ impl Pool {
         if self.locks.is_none() {
             self.locks = Some(Locks::open(&self.paths, &self.layout)?);
         }
-        let name = self.paths.name.clone();
         match self.locks.as_mut() {
-            Some(l) => l.lock(&name, which),
+            Some(l) => l.lock(&self.paths.name, which),
             None => Ok(()),
         }
     }
 
     fn unlock(&mut self, which: LockKind) -> Result<()> {
-        let name = self.paths.name.clone();
         match self.locks.as_mut() {
-            Some(l) => l.unlock(&name, which),
+            Some(l) => l.unlock(&self.paths.name, which),
             None => Ok(()),
         }
     }
@@ -1632,15 +1734,16 @@ impl Pool {
     /// one wake-up; returns the first index (the rest follow consecutively).
     /// Other lockers (libPlasma included) wait for the whole batch.
     pub fn deposit_batch(&mut self, proteins: &[&[u8]], now: f64) -> Result<i64> {
-        let mut sizes = Vec::with_capacity(proteins.len());
         for p in proteins {
-            sizes.push(self.check_deposit(p)?);
+            self.check_deposit(p)?;
         }
         self.lock(LockKind::Deposit)?;
         let r = (|| {
             self.refresh()?;
             let mut first = None;
-            for (p, &size) in proteins.iter().zip(&sizes) {
+            for p in proteins {
+                // checked above: the header is a protein of exactly p.len() bytes
+                let size = codec::entry_size(p.len() as u64, false);
                 let i = self.deposit_locked(p, size, now)?;
                 first.get_or_insert(i);
             }
@@ -1654,10 +1757,10 @@ impl Pool {
     }
 
     fn deposit_locked(&mut self, protein: &[u8], size: u64, now: f64) -> Result<i64> {
-        let name = self.paths.name.clone();
+        let name = &self.paths.name;
         let flags = self.flags();
         if flags & codec::FLAG_FROZEN != 0 {
-            return Err(Error::Frozen { pool: name });
+            return Err(Error::Frozen { pool: name.clone() });
         }
         let (oldest, newest) = self.ptrs();
         let idx = if newest == 0 {
@@ -1682,7 +1785,7 @@ impl Pool {
             PlanError::Corrupt(d) => self.corrupt(d),
         })?;
         if newest != 0 && plan.new_oldest != oldest && flags & codec::FLAG_STOP_WHEN_FULL != 0 {
-            return Err(Error::Full { pool: name });
+            return Err(Error::Full { pool: name.clone() });
         }
         // oldest moves before any byte is overwritten so readers detect the overlap.
         if plan.new_oldest != oldest {
@@ -1701,7 +1804,7 @@ impl Pool {
         if flags & codec::FLAG_SYNC != 0 {
             self.map
                 .flush(p, size)
-                .map_err(|e| io_err(&name, "msync", &self.paths.backing, e))?;
+                .map_err(|e| io_err(name, "msync", &self.paths.backing, e))?;
         }
         self.map.store(self.layout.newest_off(), plan.write);
         let (cur_oldest, _) = self.ptrs();
@@ -2043,6 +2146,12 @@ mod tests {
         assert_eq!(pools.create("x", &opts).unwrap_err().retort(), -200575);
         assert_eq!(pools.open("nope").unwrap_err().retort(), -200570);
         assert_eq!(pools.create("../x", &opts).unwrap_err().retort(), -200550);
+        assert_eq!(
+            pools.create("x/inner", &opts).unwrap_err().retort(),
+            -200576
+        );
+        pools.create("outer/y", &opts).unwrap();
+        assert_eq!(pools.create("outer", &opts).unwrap_err().retort(), -200576);
         let mut p = pools.open("x").unwrap();
         assert_eq!(
             p.deposit(&protein(5000, 1), 0.0).unwrap_err().retort(),
@@ -2063,6 +2172,42 @@ mod tests {
             ..opts.clone()
         };
         assert_eq!(pools.create("c", &c).unwrap_err().retort(), -201100);
+    }
+
+    #[test]
+    fn probe_finds_matching_descrips_both_ways() {
+        let tmp = tempfile::tempdir().unwrap();
+        let pools = Pools::new(tmp.path());
+        pools
+            .create(
+                "pr",
+                &CreateOptions {
+                    size: 65536,
+                    flock: true,
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        let mut p = pools.open("pr").unwrap();
+        for i in 0..30 {
+            let d = if i % 10 == 3 {
+                vec!["hit".to_string(), format!("n{i}")]
+            } else {
+                vec!["miss".to_string()]
+            };
+            p.deposit(&codec::encode_simple_protein(&d, &[]), 0.0)
+                .unwrap();
+        }
+        let want = ["hit".to_string()];
+        assert_eq!(p.probe(0, &want, true).unwrap().index, 3);
+        assert_eq!(p.probe(4, &want, true).unwrap().index, 13);
+        assert_eq!(p.probe(29, &want, false).unwrap().index, 23);
+        assert_eq!(p.probe(12, &want, false).unwrap().index, 3);
+        assert!(matches!(
+            p.probe(24, &want, true),
+            Err(Error::NoSuchProtein { .. })
+        ));
+        assert!(p.probe(0, &["nope".to_string()], true).is_err());
     }
 
     #[test]

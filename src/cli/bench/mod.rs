@@ -48,10 +48,11 @@ pub enum Engine {
 
 /// Runs one benchmark.
 pub fn run(_global: &Global, args: Args) -> Result<(), Report> {
-    if let Engine::PoolTcp = args.engine {
-        return pool_tcp::run(args.quick);
+    match args.engine {
+        Engine::Slaw => slaw::run(args.quick),
+        Engine::PoolTcp => pool_tcp::run(args.quick),
+        _ => Err(crate::cli::not_built(
+            &format!("tidepool bench {:?}", args.engine).to_lowercase(),
+        )),
     }
-    Err(crate::cli::not_built(
-        &format!("tidepool bench {:?}", args.engine).to_lowercase(),
-    ))
 }

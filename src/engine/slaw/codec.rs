@@ -149,6 +149,52 @@ pub(crate) fn num_head(h: u64, pos: usize) -> Result<NumHead, Error> {
     })
 }
 
+// Error constructors live out of line so the validation loop stays small.
+#[cold]
+#[inline(never)]
+fn truncated(offset: usize, what: &'static str, need: u64, have: usize) -> Box<Error> {
+    Box::new(Error::Truncated {
+        offset,
+        what,
+        need,
+        have,
+    })
+}
+
+#[cold]
+#[inline(never)]
+fn corrupt(offset: usize, what: &'static str) -> Box<Error> {
+    Box::new(Error::Corrupt { offset, what })
+}
+
+#[cold]
+#[inline(never)]
+fn bad_length(offset: usize, what: &'static str, len: u64) -> Box<Error> {
+    Box::new(Error::BadLength { offset, what, len })
+}
+
+#[cold]
+#[inline(never)]
+fn too_deep(offset: usize) -> Box<Error> {
+    Box::new(Error::TooDeep {
+        offset,
+        max: MAX_DEPTH,
+    })
+}
+
+/// Length in bytes of `octs` octs if they fit in `avail` bytes.
+#[inline]
+fn fits(pos: usize, octs: u64, avail: usize, what: &'static str) -> Res {
+    match octs.checked_mul(8) {
+        Some(n) if n <= avail as u64 => Ok(n as usize),
+        Some(n) => Err(truncated(pos, what, n, avail)),
+        None => Err(bad_length(pos, what, octs)),
+    }
+}
+
+/// Components per numeric element for each `vvv` value (before complex doubling).
+const COMPONENTS: [u64; 8] = [1, 2, 3, 4, 4, 8, 16, 32];
+
 /// Validates the slaw starting at `pos`, which must end by `end`; returns its
 /// length in bytes. Offsets in errors are absolute positions in `b`.
 pub(crate) fn check(
@@ -159,78 +205,94 @@ pub(crate) fn check(
     depth: usize,
     strict: bool,
 ) -> Result<usize, Error> {
-    let avail = end.saturating_sub(pos);
-    let h = match oct(b, pos, e) {
-        Some(h) if avail >= 8 => h,
-        _ => {
-            return Err(Error::Truncated {
-                offset: pos,
-                what: "slaw header",
-                need: 8,
-                have: avail,
-            })
-        }
+    let r = match (e, strict) {
+        (Endian::Little, false) => chk::<false, false>(b, pos, end, depth),
+        (Endian::Little, true) => chk::<false, true>(b, pos, end, depth),
+        (Endian::Big, false) => chk::<true, false>(b, pos, end, depth),
+        (Endian::Big, true) => chk::<true, true>(b, pos, end, depth),
     };
-    let corrupt = |what| Error::Corrupt { offset: pos, what };
-    // Length in bytes of `octs` octs, if they fit what is left.
-    let fits = |octs: u64, what: &'static str| -> Result<usize, Error> {
-        match octs.checked_mul(8) {
-            Some(n) if n <= avail as u64 => Ok(n as usize),
-            Some(n) => Err(Error::Truncated {
-                offset: pos,
-                what,
-                need: n,
-                have: avail,
-            }),
-            None => Err(Error::BadLength {
-                offset: pos,
-                what,
-                len: octs,
-            }),
-        }
+    r.map_err(|e| *e)
+}
+
+/// Result of the inner validator: a boxed error keeps the return value in two
+/// registers on the hot path.
+type Res = Result<usize, Box<Error>>;
+
+/// The oct at `pos` in byte order `BE`.
+#[inline(always)]
+fn rd<const BE: bool>(b: &[u8], pos: usize) -> Option<u64> {
+    let s = b.get(pos..pos.checked_add(8)?)?;
+    let mut a = [0u8; 8];
+    a.copy_from_slice(s);
+    Some(if BE {
+        u64::from_be_bytes(a)
+    } else {
+        u64::from_le_bytes(a)
+    })
+}
+
+/// [`check`] monomorphised for the byte order and UTF-8 strictness.
+fn chk<const BE: bool, const STRICT: bool>(b: &[u8], pos: usize, end: usize, depth: usize) -> Res {
+    let e = if BE { Endian::Big } else { Endian::Little };
+    let avail = end.saturating_sub(pos);
+    let h = match rd::<BE>(b, pos) {
+        Some(h) if avail >= 8 => h,
+        _ => return Err(truncated(pos, "slaw header", 8, avail)),
     };
     match h >> 60 {
-        0x0 => Err(Error::CorruptProtein {
-            offset: pos,
-            what: "nested protein in the other byte order",
-        }),
-        0x1 => {
-            if depth >= MAX_DEPTH {
-                return Err(Error::TooDeep {
-                    offset: pos,
-                    max: MAX_DEPTH,
-                });
+        0x8..=0xa | 0xc..=0xe => {
+            let ss = (h >> 58) & 3;
+            let float = h & NUM_FLOAT != 0;
+            if float && (h & NUM_UNSIGNED != 0 || ss < 2) {
+                return Err(corrupt(pos, "float that is unsigned or of 8 or 16 bits"));
             }
-            check_protein_body(b, pos, h, avail, e, depth + 1, strict)
+            let vvv = ((h >> 54) & 7) as usize;
+            let complex = h & NUM_COMPLEX != 0;
+            if complex && vvv >= 4 {
+                return Err(corrupt(pos, "complex multivector"));
+            }
+            let comps = COMPONENTS[vvv] << u64::from(complex);
+            let bsize = ((h >> 46) & 0xff) + 1;
+            if comps << ss != bsize {
+                return Err(corrupt(pos, "numeric bsize does not match its type"));
+            }
+            if h & NUM_ARRAY == 0 {
+                if (h >> 32) & 0x3fff != 0 {
+                    return Err(corrupt(pos, "numeric singleton with breadth bits set"));
+                }
+                if bsize <= 4 {
+                    return Ok(8);
+                }
+                return fits(pos, 1 + bsize.div_ceil(8), avail, "numeric");
+            }
+            // bsize ≤ 256 and breadth < 2^46, so the product cannot overflow.
+            fits(
+                pos,
+                1 + (bsize * (h & BREADTH_MASK)).div_ceil(8),
+                avail,
+                "numeric array",
+            )
         }
-        0x2 => match h & 0x0fff_ffff_ffff_ffff {
-            0..=2 => Ok(8),
-            _ => Err(corrupt("boolean/nil with an unknown value")),
-        },
         0x3 => {
             if h & (1 << 59) != 0 {
-                return Err(corrupt("wee string with bit 59 set"));
+                return Err(corrupt(pos, "wee string with bit 59 set"));
             }
             let n = ((h >> 56) & 7) as usize;
             if n == 0 {
-                return Err(corrupt("wee string with no bytes"));
+                return Err(corrupt(pos, "wee string with no bytes"));
             }
             let sb = &b[special_range(pos, n, e)];
-            let (text, nul) = sb.split_at(n - 1);
-            if nul != [0] {
-                return Err(corrupt("wee string without its terminating NUL"));
+            if sb[n - 1] != 0 {
+                return Err(corrupt(pos, "wee string without its terminating NUL"));
             }
-            if strict {
-                utf8(text, pos)?;
+            if STRICT {
+                utf8(&sb[..n - 1], pos)?;
             }
             Ok(8)
         }
         kind @ 0x4..=0x6 => {
             if depth >= MAX_DEPTH {
-                return Err(Error::TooDeep {
-                    offset: pos,
-                    max: MAX_DEPTH,
-                });
+                return Err(too_deep(pos));
             }
             let what = match kind {
                 4 => "list",
@@ -240,155 +302,123 @@ pub(crate) fn check(
             let octlen = h & OCTLEN_MASK;
             let field = (h >> 56) & 0xf;
             let (count, head) = if field == 15 {
-                let c = oct(b, pos + 8, e)
-                    .filter(|_| avail >= 16)
-                    .ok_or(Error::Truncated {
-                        offset: pos,
-                        what: "container count oct",
-                        need: 16,
-                        have: avail,
-                    })?;
-                (c, 16usize)
+                match rd::<BE>(b, pos + 8) {
+                    Some(c) if avail >= 16 => (c, 16usize),
+                    _ => return Err(truncated(pos, "container count oct", 16, avail)),
+                }
             } else {
                 (field, 8usize)
             };
             if kind == 6 && count != 2 {
-                return Err(corrupt("cons whose count is not 2"));
+                return Err(corrupt(pos, "cons whose count is not 2"));
             }
             if octlen < (head / 8) as u64 {
-                return Err(Error::BadLength {
-                    offset: pos,
-                    what,
-                    len: octlen,
-                });
+                return Err(bad_length(pos, what, octlen));
             }
-            let len = fits(octlen, what)?;
+            let len = fits(pos, octlen, avail, what)?;
             let cend = pos + len;
             let mut p = pos + head;
             let mut seen: u64 = 0;
             while p < cend {
-                if kind == 5 && oct(b, p, e).map(|c| c >> 60) != Some(6) {
-                    return Err(Error::Corrupt {
-                        offset: p,
-                        what: "map element that is not a cons",
-                    });
+                if kind == 5 && b[if BE { p } else { p + 7 }] >> 4 != 6 {
+                    return Err(corrupt(p, "map element that is not a cons"));
                 }
-                p += check(b, p, cend, e, depth + 1, strict)?;
+                p += chk::<BE, STRICT>(b, p, cend, depth + 1)?;
                 seen += 1;
             }
             if seen != count {
-                return Err(corrupt(match kind {
-                    4 => "list count does not match its elements",
-                    5 => "map count does not match its elements",
-                    _ => "cons does not hold exactly two slawx",
-                }));
+                return Err(corrupt(
+                    pos,
+                    match kind {
+                        4 => "list count does not match its elements",
+                        5 => "map count does not match its elements",
+                        _ => "cons does not hold exactly two slawx",
+                    },
+                ));
             }
             Ok(len)
         }
         0x7 => {
             if h & (1 << 59) != 0 {
-                return Err(corrupt("full string with bit 59 set"));
+                return Err(corrupt(pos, "full string with bit 59 set"));
             }
             let pad = ((h >> 56) & 7) as usize;
             let octlen = h & OCTLEN_MASK;
             if octlen < 2 {
-                return Err(Error::BadLength {
-                    offset: pos,
-                    what: "full string",
-                    len: octlen,
-                });
+                return Err(bad_length(pos, "full string", octlen));
             }
-            let len = fits(octlen, "full string")?;
+            let len = fits(pos, octlen, avail, "full string")?;
             let data = len - 8;
             if pad + 1 > data {
-                return Err(corrupt("full string padding exceeds its data"));
+                return Err(corrupt(pos, "full string padding exceeds its data"));
             }
             let tlen = data - pad - 1;
-            let text = &b[pos + 8..pos + 8 + tlen];
             if b[pos + 8 + tlen] != 0 {
-                return Err(corrupt("full string without its terminating NUL"));
+                return Err(corrupt(pos, "full string without its terminating NUL"));
             }
-            if strict {
-                utf8(text, pos)?;
+            if STRICT {
+                utf8(&b[pos + 8..pos + 8 + tlen], pos)?;
             }
             Ok(len)
         }
-        0xB | 0xF => Err(corrupt("reserved kind nibble")),
-        _ => {
-            let nh = num_head(h, pos)?;
-            let bsize = nh.format.bsize() as u64;
-            if !nh.array && bsize <= 4 {
-                return Ok(8);
+        0x2 => match h & 0x0fff_ffff_ffff_ffff {
+            0..=2 => Ok(8),
+            _ => Err(corrupt(pos, "boolean/nil with an unknown value")),
+        },
+        0x1 => {
+            if depth >= MAX_DEPTH {
+                return Err(too_deep(pos));
             }
-            // bsize ≤ 256 and breadth < 2^46, so the product cannot overflow.
-            let bytes = bsize * nh.breadth;
-            fits(1 + bytes.div_ceil(8), "numeric")
+            check_protein_body::<BE, STRICT>(b, pos, h, avail, depth + 1)
         }
+        0x0 => Err(Box::new(Error::CorruptProtein {
+            offset: pos,
+            what: "nested protein in the other byte order",
+        })),
+        _ => Err(corrupt(pos, "reserved kind nibble")),
     }
 }
 
-fn utf8(text: &[u8], pos: usize) -> Result<(), Error> {
+#[cold]
+fn utf8(text: &[u8], pos: usize) -> Result<(), Box<Error>> {
     match std::str::from_utf8(text) {
         Ok(_) => Ok(()),
-        Err(err) => Err(Error::BadUtf8 {
+        Err(err) => Err(Box::new(Error::BadUtf8 {
             offset: pos,
             bad: err.valid_up_to(),
-        }),
+        })),
     }
 }
 
 /// Validates a protein whose header `h` (already in its own byte order) is at `pos`.
-fn check_protein_body(
+fn check_protein_body<const BE: bool, const STRICT: bool>(
     b: &[u8],
     pos: usize,
     h: u64,
     avail: usize,
-    e: Endian,
     depth: usize,
-    strict: bool,
-) -> Result<usize, Error> {
-    let bad = |what| Error::CorruptProtein { offset: pos, what };
+) -> Res {
+    let bad = |what| Box::new(Error::CorruptProtein { offset: pos, what });
     if h & 0xf0 != 0 {
         return Err(bad("header bits 7..4 are not zero"));
     }
     let octlen = protein_octlen(h);
     if octlen < 2 {
-        return Err(Error::BadLength {
-            offset: pos,
-            what: "protein",
-            len: octlen,
-        });
+        return Err(bad_length(pos, "protein", octlen));
     }
-    let len = match octlen.checked_mul(8) {
-        Some(n) if n <= avail as u64 => n as usize,
-        Some(n) => {
-            return Err(Error::Truncated {
-                offset: pos,
-                what: "protein",
-                need: n,
-                have: avail,
-            })
-        }
-        None => {
-            return Err(Error::BadLength {
-                offset: pos,
-                what: "protein",
-                len: octlen,
-            })
-        }
-    };
+    let len = fits(pos, octlen, avail, "protein")?;
     let end = pos + len;
     // octlen ≥ 2 and fits, so the flags oct is there.
-    let flags = oct(b, pos + 8, e).ok_or(bad("missing flags oct"))?;
+    let flags = rd::<BE>(b, pos + 8).ok_or_else(|| bad("missing flags oct"))?;
     if flags & PROTEIN_NONSTD != 0 {
         return Ok(len);
     }
     let mut p = pos + 16;
     if flags & PROTEIN_DESCRIPS != 0 {
-        p += check(b, p, end, e, depth, strict)?;
+        p += chk::<BE, STRICT>(b, p, end, depth)?;
     }
     if flags & PROTEIN_INGESTS != 0 {
-        p += check(b, p, end, e, depth, strict)?;
+        p += chk::<BE, STRICT>(b, p, end, depth)?;
     }
     if flags & PROTEIN_VERY_RUDE != 0 {
         let rude = flags & PROTEIN_VERY_RUDE_MASK;

@@ -49,6 +49,7 @@ pub mod dump;
 pub mod error;
 pub mod file;
 pub mod json;
+pub mod sample;
 pub mod v1;
 pub mod value;
 pub mod view;

@@ -44,6 +44,7 @@ impl NumType {
     ];
 
     /// Size of one component in bytes.
+    #[inline]
     pub fn size(self) -> usize {
         match self {
             NumType::I8 | NumType::U8 => 1,
@@ -54,11 +55,13 @@ impl NumType {
     }
 
     /// Whether this is float32 or float64.
+    #[inline]
     pub fn is_float(self) -> bool {
         matches!(self, NumType::F32 | NumType::F64)
     }
 
     /// Whether this is one of the unsigned types.
+    #[inline]
     pub fn is_unsigned(self) -> bool {
         matches!(
             self,
@@ -101,6 +104,7 @@ pub enum Shape {
 
 impl Shape {
     /// Components of the shape (before doubling for complex).
+    #[inline]
     pub fn components(self) -> usize {
         match self {
             Shape::Scalar => 1,
@@ -110,6 +114,7 @@ impl Shape {
     }
 
     /// The 3-bit `vvv` header field.
+    #[inline]
     pub fn vvv(self) -> u64 {
         match self {
             Shape::Scalar => 0,
@@ -119,6 +124,7 @@ impl Shape {
     }
 
     /// The shape for a `vvv` header field.
+    #[inline]
     pub fn from_vvv(vvv: u64) -> Shape {
         match vvv & 7 {
             0 => Shape::Scalar,
@@ -159,11 +165,13 @@ impl NumFormat {
     }
 
     /// Number of base-type components in one element.
+    #[inline]
     pub fn components(self) -> usize {
         self.shape.components() * if self.complex { 2 } else { 1 }
     }
 
     /// Bytes of one element (the header's bsize).
+    #[inline]
     pub fn bsize(self) -> usize {
         self.components() * self.ty.size()
     }

@@ -9,8 +9,9 @@
 //! into a buffer the reader owns, re-checked, and only then viewed.
 
 use super::codec::{
-    self, num_head, oct, protein_octlen, special_range, Endian, OCTLEN_MASK, PROTEIN_DESCRIPS,
-    PROTEIN_INGESTS, PROTEIN_NONSTD, PROTEIN_VERY_RUDE, PROTEIN_VERY_RUDE_MASK,
+    self, num_head, oct, protein_octlen, special_range, Endian, BREADTH_MASK, NUM_ARRAY,
+    OCTLEN_MASK, PROTEIN_DESCRIPS, PROTEIN_INGESTS, PROTEIN_NONSTD, PROTEIN_VERY_RUDE,
+    PROTEIN_VERY_RUDE_MASK,
 };
 use super::error::Error;
 use super::value::{NumData, NumType, Numeric, Protein, Slaw};
@@ -150,7 +151,11 @@ impl<'a> SlawView<'a> {
     /// Number of children of a list or map (pairs), 2 for a cons, 0 otherwise.
     pub fn len(&self) -> usize {
         match self.header >> 60 {
-            0x4..=0x6 => self.children().count(),
+            // Validation proved the stated count equals the children present.
+            0x4..=0x6 => match (self.header >> 56) & 0xf {
+                15 => oct(self.bytes, 8, self.endian).map_or(0, |c| c as usize),
+                n => n as usize,
+            },
             _ => 0,
         }
     }
@@ -314,6 +319,7 @@ impl<'a> Iterator for Children<'a> {
 }
 
 /// Length of the already-validated slaw at `pos`; `None` at the end of the bytes.
+#[inline]
 fn slaw_len_unchecked(b: &[u8], pos: usize, e: Endian) -> Option<usize> {
     let h = oct(b, pos, e)?;
     let octs = match h >> 60 {
@@ -321,12 +327,16 @@ fn slaw_len_unchecked(b: &[u8], pos: usize, e: Endian) -> Option<usize> {
         0x2 | 0x3 => 1,
         0x4..=0x7 => h & OCTLEN_MASK,
         _ => {
-            let nh = num_head(h, pos).ok()?;
-            let bytes = nh.format.bsize() as u64 * nh.breadth;
-            if !nh.array && bytes <= 4 {
-                1
+            // Validated already: the header's own bsize and breadth are right.
+            let bsize = ((h >> 46) & 0xff) + 1;
+            if h & NUM_ARRAY == 0 {
+                if bsize <= 4 {
+                    1
+                } else {
+                    1 + bsize.div_ceil(8)
+                }
             } else {
-                1 + bytes.div_ceil(8)
+                1 + (bsize * (h & BREADTH_MASK)).div_ceil(8)
             }
         }
     };

@@ -10,6 +10,7 @@ use crate::cli::Global;
 use crate::engine::pool::codec;
 use crate::engine::pool::io::{From, TailItem};
 use crate::engine::pool::Entry;
+use crate::engine::slaw;
 use crate::error::Report;
 use futures::StreamExt;
 
@@ -69,11 +70,37 @@ fn json_str(s: &str) -> String {
     serde_json::Value::String(s.to_string()).to_string()
 }
 
-/// Renders one protein.
+/// Renders one protein: YAML in libPlasma's slaw dialect (`bin2yaml`'s form)
+/// after a comment line with pool, index and time; JSON lines with the protein
+/// in the slaw JSON mapping; or a hex dump. A protein the slaw decoder rejects
+/// is still shown (metadata plus raw bytes).
 pub fn render(pool: &str, e: &Entry, format: Format, out: &mut impl Write) -> std::io::Result<()> {
     let descrips = codec::descrip_strings(&e.protein);
-    match format {
-        Format::Yaml => {
+    let decoded = slaw::decode_protein(&e.protein).ok();
+    match (format, decoded) {
+        (Format::Yaml, Some(p)) => {
+            writeln!(
+                out,
+                "# pool {pool} index {} time {:.6}",
+                e.index, e.timestamp
+            )?;
+            out.write_all(slaw::protein_to_yaml(&p).as_bytes())
+        }
+        (Format::Json, Some(p)) => {
+            let prot: serde_json::Value =
+                serde_json::from_str(&slaw::json::to_json(&slaw::Slaw::protein(p)))
+                    .unwrap_or_else(|_| serde_json::Value::String(hex(&e.protein)));
+            let v = serde_json::json!({
+                "pool": pool,
+                "index": e.index,
+                "time": e.timestamp,
+                "size": e.protein.len(),
+                "descrips": descrips,
+                "protein": prot,
+            });
+            writeln!(out, "{v}")
+        }
+        (Format::Yaml, None) => {
             writeln!(
                 out,
                 "--- # pool {pool} index {} time {:.6}",
@@ -89,7 +116,7 @@ pub fn render(pool: &str, e: &Entry, format: Format, out: &mut impl Write) -> st
             }
             writeln!(out, "protein: !!binary {}", base64_of(&e.protein))
         }
-        Format::Json => {
+        (Format::Json, None) => {
             let v = serde_json::json!({
                 "pool": pool,
                 "index": e.index,
@@ -100,7 +127,7 @@ pub fn render(pool: &str, e: &Entry, format: Format, out: &mut impl Write) -> st
             });
             writeln!(out, "{v}")
         }
-        Format::Hex => {
+        (Format::Hex, _) => {
             writeln!(
                 out,
                 "# pool {pool} index {} time {:.6} size {}",

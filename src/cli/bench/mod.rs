@@ -50,9 +50,10 @@ pub enum Engine {
 pub fn run(_global: &Global, args: Args) -> Result<(), Report> {
     match args.engine {
         Engine::Slaw => slaw::run(args.quick),
+        Engine::Pool => pool::run(args.quick),
         Engine::PoolTcp => pool_tcp::run(args.quick),
-        _ => Err(crate::cli::not_built(
-            &format!("tidepool bench {:?}", args.engine).to_lowercase(),
+        other => Err(crate::cli::not_built(
+            &format!("tidepool bench {other:?}").to_lowercase(),
         )),
     }
 }

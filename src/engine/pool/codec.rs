@@ -620,7 +620,7 @@ pub fn parse_pool_conf(bytes: &[u8]) -> Result<PoolConf, String> {
         return Ok(conf);
     }
     let map_end = at + slaw_octs(p, at)? * 8;
-    let mut e = at + 8;
+    let mut e = first_child(p, at).ok_or("map truncated")?;
     while e < map_end {
         let cons_hdr = word(p, e as u64).ok_or("map truncated")?;
         let cons_end = e + slaw_octs(p, e)? * 8;
@@ -780,10 +780,23 @@ fn encode_scalar(v: &Scalar, out: &mut Vec<u8>) {
     }
 }
 
-fn container(nibble: u64, body: &[u8], out: &mut Vec<u8>) {
-    let octs = 1 + body.len() as u64 / 8;
-    out.extend_from_slice(&((nibble << 60) | octs).to_le_bytes());
+/// A list (nibble 4) or map (nibble 5) of `count` elements: counts up to 14 sit
+/// in the header, larger ones in a second oct (spec 1.7).
+fn container(nibble: u64, count: usize, body: &[u8], out: &mut Vec<u8>) {
+    let big = count >= 15;
+    let octs = 1 + u64::from(big) + body.len() as u64 / 8;
+    let c = if big { 15 } else { count as u64 };
+    out.extend_from_slice(&((nibble << 60) | (c << 56) | octs).to_le_bytes());
+    if big {
+        out.extend_from_slice(&(count as u64).to_le_bytes());
+    }
     out.extend_from_slice(body);
+}
+
+/// Where the first element of the list/map at `at` starts.
+fn first_child(p: &[u8], at: usize) -> Option<usize> {
+    let h = word(p, at as u64)?;
+    Some(at + if (h >> 56) & 0xf == 15 { 16 } else { 8 })
 }
 
 /// Encodes a native little-endian protein with descrips = a list of strings and
@@ -797,7 +810,7 @@ pub fn encode_simple_protein(descrips: &[String], ingests: &[(String, Scalar)]) 
         for d in descrips {
             slaw_string(d, &mut items);
         }
-        container(4, &items, &mut body);
+        container(4, descrips.len(), &items, &mut body);
         flags |= 0x4000_0000_0000_0000;
     }
     if !ingests.is_empty() {
@@ -809,7 +822,7 @@ pub fn encode_simple_protein(descrips: &[String], ingests: &[(String, Scalar)]) 
             encode_scalar(v, &mut val);
             slaw_cons(&key, &val, &mut pairs);
         }
-        container(5, &pairs, &mut body);
+        container(5, ingests.len(), &pairs, &mut body);
         flags |= 0x2000_0000_0000_0000;
     }
     let l = 2 + body.len() as u64 / 8;
@@ -839,7 +852,7 @@ pub fn descrip_strings(protein: &[u8]) -> Option<Vec<String>> {
         return None;
     }
     let end = 16 + slaw_octs(p, 16).ok()? * 8;
-    let mut at = 24;
+    let mut at = first_child(p, 16)?;
     let mut out = Vec::new();
     while at < end {
         if let Some(s) = slaw_str(p, at) {

@@ -12,6 +12,7 @@ use std::io::{Read, Write};
 use std::os::unix::fs::{DirBuilderExt, FileExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use memmap2::{MmapOptions, MmapRaw};
 use nix::fcntl::{Flock, FlockArg};
@@ -861,6 +862,13 @@ mod sem {
         }
     }
 
+    /// Whether a set with `key` exists.
+    #[cfg(test)]
+    pub fn exists(key: i64) -> bool {
+        // SAFETY: plain integers in, an id or -1 out.
+        unsafe { libc::semget(key as i32, 0, 0o666) >= 0 }
+    }
+
     /// Removes the set of `key`, if it exists.
     pub fn remove(key: i64) {
         // SAFETY: plain integers; IPC_RMID takes no variadic argument we rely on.
@@ -1121,8 +1129,41 @@ impl Ring for Snapshot<'_> {
     }
 }
 
-/// How many times a reader retries a lookup that raced with writers.
-const READ_RETRIES: usize = 10_000;
+/// How long a reader keeps retrying a lookup that races with writers (a resize
+/// or a pool-sized deposit keeps the pool temporarily empty for a while).
+const READ_PATIENCE: Duration = Duration::from_secs(10);
+
+/// Retry pacing for lock-free reads: spin briefly, then yield, then sleep, and
+/// give up after [`READ_PATIENCE`].
+struct Backoff {
+    n: u32,
+    start: Option<Instant>,
+}
+
+impl Backoff {
+    fn new() -> Self {
+        Backoff { n: 0, start: None }
+    }
+
+    /// Waits a little; `false` once patience ran out.
+    fn again(&mut self) -> bool {
+        self.n = self.n.saturating_add(1);
+        if self.n < 64 {
+            std::hint::spin_loop();
+            return true;
+        }
+        let start = *self.start.get_or_insert_with(Instant::now);
+        if start.elapsed() > READ_PATIENCE {
+            return false;
+        }
+        if self.n < 256 {
+            std::thread::yield_now();
+        } else {
+            std::thread::sleep(Duration::from_micros(100));
+        }
+        true
+    }
+}
 
 impl Pool {
     fn open(paths: PoolPaths) -> Result<Pool> {
@@ -1277,14 +1318,14 @@ impl Pool {
 
     /// Oldest and newest index, `None` when the pool is empty.
     pub fn index_range(&mut self) -> Result<Option<(i64, i64)>> {
-        for _ in 0..READ_RETRIES {
+        let mut backoff = Backoff::new();
+        while backoff.again() {
             self.refresh()?;
             let (oldest, newest) = self.ptrs();
             if newest == 0 {
                 return Ok(None);
             }
             if newest < oldest {
-                std::hint::spin_loop();
                 continue;
             }
             let (Some(o), Some(n)) = (self.index_at(oldest), self.index_at(newest)) else {
@@ -1418,17 +1459,28 @@ impl Pool {
             pool: p.paths.name.clone(),
             index: idx,
         };
-        for _ in 0..READ_RETRIES {
+        let mut backoff = Backoff::new();
+        let mut stable_failures = 0u32;
+        while backoff.again() {
             self.refresh()?;
             let (oldest, newest) = self.ptrs();
             if newest == 0 {
                 return Err(no_such(self));
             }
             if newest < oldest {
-                std::hint::spin_loop();
                 continue;
             }
+            // A failure with unchanged pointers is not a race but an inconsistent pool.
+            let stable = |p: &Pool, n: &mut u32| {
+                if p.ptrs() == (oldest, newest) && !p.stompled(newest) {
+                    *n += 1;
+                }
+                *n >= 3
+            };
             let Some(at) = self.locate(idx, oldest, newest)? else {
+                if stable(self, &mut stable_failures) {
+                    break;
+                }
                 continue;
             };
             let Some(size) = self.entry_size_at(at) else {
@@ -1444,6 +1496,9 @@ impl Pool {
             let ts = self.map.load(p).map(f64::from_bits);
             let got = self.map.load(p + codec::ENTRY_INDEX).map(|v| v as i64);
             if !self.map.copy_out(p + poff, &mut protein) {
+                if stable(self, &mut stable_failures) {
+                    break;
+                }
                 continue;
             }
             if self.stompled(at) {
@@ -1456,6 +1511,9 @@ impl Pool {
                 continue;
             }
             if got != Some(idx) {
+                if stable(self, &mut stable_failures) {
+                    break;
+                }
                 continue;
             }
             self.cursor = Some((at, idx));
@@ -2005,6 +2063,65 @@ mod tests {
             ..opts.clone()
         };
         assert_eq!(pools.create("c", &c).unwrap_err().retort(), -201100);
+    }
+
+    #[test]
+    fn single_file_pool_lives_in_one_file() {
+        let tmp = tempfile::tempdir().unwrap();
+        let pools = Pools::new(tmp.path());
+        let opts = CreateOptions {
+            size: 8192,
+            single_file: true,
+            ..Default::default()
+        };
+        pools.create("dir/one", &opts).unwrap();
+        assert!(tmp.path().join("dir/one").is_file());
+        assert_eq!(pools.list().unwrap(), vec!["dir/one".to_string()]);
+        let mut p = pools.open("dir/one").unwrap();
+        p.deposit(&protein(40, 7), 1.0).unwrap();
+        super::super::io::ensure_awaiter(&mut p).unwrap();
+        assert!(tmp.path().join("dir/.notification/one").is_dir());
+        assert_eq!(p.nth(0).unwrap().protein, protein(40, 7));
+        assert_eq!(p.info().unwrap().pool_version, 6);
+        drop(p);
+        pools.dispose("dir/one").unwrap();
+        assert!(!tmp.path().join("dir").exists());
+    }
+
+    #[test]
+    fn semaphore_pool_locks_and_dispose_removes_the_set() {
+        let tmp = tempfile::tempdir().unwrap();
+        let pools = Pools::new(tmp.path());
+        pools
+            .create(
+                "sem",
+                &CreateOptions {
+                    size: 8192,
+                    flock: false,
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        let mut p = pools.open("sem").unwrap();
+        let key = p.info().unwrap().sem_key;
+        for i in 0..50 {
+            assert_eq!(p.deposit(&protein(100, i as u8), 0.0).unwrap().0, i);
+        }
+        assert!(sem::exists(key));
+        drop(p);
+        pools.dispose("sem").unwrap();
+        assert!(!sem::exists(key));
+        pools
+            .create(
+                "sem2",
+                &CreateOptions {
+                    size: 8192,
+                    flock: false,
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        pools.dispose("sem2").unwrap();
     }
 
     #[test]

@@ -1,0 +1,34 @@
+//! Opening corrupt pool backing files: the header parser on raw bytes, then a
+//! real open/read of the bytes written as a pool in a temporary directory.
+//! Nothing may panic or read past the file.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use tidepool::engine::pool::store::inspect_header;
+use tidepool::engine::pool::Pools;
+
+fuzz_target!(|data: &[u8]| {
+    let _ = inspect_header(data);
+    let Ok(tmp) = tempfile_dir() else { return };
+    let dir = tmp.join("f");
+    if std::fs::create_dir_all(&dir).is_err() {
+        return;
+    }
+    let _ = std::fs::write(dir.join("mmap-pool"), data);
+    let pools = Pools::new(&tmp);
+    if let Ok(mut p) = pools.open("f") {
+        let _ = p.info();
+        if let Ok(Some((o, n))) = p.index_range() {
+            for i in o..=n.min(o + 64) {
+                let _ = p.nth(i);
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(&tmp);
+});
+
+fn tempfile_dir() -> std::io::Result<std::path::PathBuf> {
+    let d = std::env::temp_dir().join(format!("tidepool-fuzz-pool-{}", std::process::id()));
+    std::fs::create_dir_all(&d)?;
+    Ok(d)
+}

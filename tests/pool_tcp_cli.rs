@@ -66,8 +66,7 @@ fn pool_commands_work_on_tcp_uris() {
     let (code, out, err) = run(&["pool", "ls", &base]);
     assert_eq!(code, Some(0), "{err}");
     assert_eq!(out.trim(), "remote/one");
-    // A protein file from the slaw engine (the pool CLI's own -d/-i encoder is
-    // not used here: see docs/pool_tcp.md, left to do).
+    // A protein file from the slaw engine, then one built from -d/-i.
     let file = dir.path().join("p.bin");
     let p = tidepool::engine::slaw::Protein::new(
         tidepool::engine::slaw::Slaw::strings(["hello"]),
@@ -77,6 +76,9 @@ fn pool_commands_work_on_tcp_uris() {
     let (code, out, err) = run(&["deposit", &pool, "--raw", file.to_str().unwrap(), "-v"]);
     assert_eq!(code, Some(0), "{err}");
     assert!(out.contains("deposited index 0"), "{out}");
+    let (code, out, err) = run(&["deposit", &pool, "-d", "again", "-i", "n:43", "-v"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("deposited index 1"), "{out}");
     let (code, out, err) = run(&["nth", &pool, "0", "--format", "json"]);
     assert_eq!(code, Some(0), "{err}");
     assert!(out.contains("hello"), "{out}");

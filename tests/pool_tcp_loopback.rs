@@ -295,6 +295,58 @@ async fn multi_awaiter_is_interrupted_by_the_next_request() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn remote_handle_lists_creates_and_deposits() {
+    use tidepool::engine::pool_tcp::handle::{Event, RemoteHandle, Status};
+    tokio::time::timeout(T, async {
+        let s = start(None, false).await;
+        let (h, mut events) = RemoteHandle::spawn(
+            s.uri("tcp", ""),
+            ClientOptions::default(),
+            Duration::from_millis(50),
+        );
+        h.create("made/here", opts()).unwrap();
+        assert!(matches!(events.recv().await, Some(Event::Created { .. })));
+        h.deposit("made/here", protein(1).to_vec()).unwrap();
+        assert!(matches!(
+            events.recv().await,
+            Some(Event::Deposited { index: 0, .. })
+        ));
+        h.dispose("nope").unwrap();
+        assert!(matches!(
+            events.recv().await,
+            Some(Event::Refused {
+                retort: Retort(retort::POOL_NO_SUCH_POOL),
+                ..
+            })
+        ));
+        let mut snap = h.snapshot();
+        loop {
+            let done = snap
+                .borrow()
+                .pools
+                .iter()
+                .any(|p| p.name == "made/here" && p.newest == Some(0) && p.size > 0);
+            if done {
+                break;
+            }
+            snap.changed().await.unwrap();
+        }
+        assert_eq!(*h.status().borrow(), Status::Connected);
+        s.shutdown.trigger();
+        assert!(s.shutdown.drain(Duration::from_secs(10)).await);
+        let mut status = h.status();
+        loop {
+            if matches!(*status.borrow(), Status::Down { .. }) {
+                break;
+            }
+            status.changed().await.unwrap();
+        }
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn remote_tail_reads_like_a_local_one() {
     tokio::time::timeout(T, async {
         let s = start(None, false).await;

@@ -633,6 +633,20 @@ impl App {
         }
     }
 
+    /// Scopes of the view beneath any overlay or input (for the help overlay).
+    pub fn view_scopes(&self) -> Vec<Scope> {
+        let view = match self.tab {
+            Tab::Overview => Some(Scope::Overview),
+            Tab::Pools => Some(match self.pools.focus {
+                PoolsFocus::List => Scope::PoolList,
+                PoolsFocus::Tail => Scope::Tail,
+            }),
+            Tab::Log => Some(Scope::Log),
+            _ => None,
+        };
+        view.into_iter().chain([Scope::Global]).collect()
+    }
+
     /// Scopes consulted for a key, narrowest first.
     pub fn scopes(&self) -> Vec<Scope> {
         if self.confirm.is_some() {

@@ -135,8 +135,21 @@ pub async fn run(mut end: PoolsEnd, dir: PathBuf) {
     };
     send_list(&end, &snap.borrow_and_update());
     end.stats.send_replace(stats.clone());
+    // counters go out on a timer so a flood of proteins does not flood the watch
+    let mut publish = tokio::time::interval(Duration::from_millis(250));
+    publish.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {
         tokio::select! {
+            _ = publish.tick() => {
+                end.stats.send_if_modified(|s| {
+                    if *s != stats {
+                        *s = stats.clone();
+                        true
+                    } else {
+                        false
+                    }
+                });
+            }
             cmd = end.cmd.recv() => {
                 let Some(cmd) = cmd else { break };
                 let sent = match &cmd {
@@ -237,9 +250,6 @@ pub async fn run(mut end: PoolsEnd, dir: PathBuf) {
                     if end.events.try_send(PoolEvent::Dropped { pool, count: pending }).is_ok() {
                         stats.drops_reported = stats.dropped;
                     }
-                }
-                if stats.proteins.is_multiple_of(256) {
-                    end.stats.send_replace(stats.clone());
                 }
             }
         }

@@ -30,7 +30,11 @@ fn wee_rude_protein_shows_descrips_ingests_and_rude_data() {
     assert!(row.ingests.contains('1'), "{}", row.ingests);
     assert_eq!(row.item.protein.rude, vec![1, 2, 3]);
     assert_eq!(row.size, bytes.len());
-    assert!(row.item.yaml.contains("!protein"), "{}", row.item.yaml);
+    assert!(
+        row.item.yaml_text().contains("!protein"),
+        "{}",
+        row.item.yaml_text()
+    );
     let hex = annotated_hex(&bytes).expect("valid protein");
     assert!(hex.lines().count() >= bytes.len() / 8);
 }

@@ -1366,7 +1366,7 @@ impl App {
         };
         let name = format!("protein-{}-{}.yaml", row.item.pool, row.index);
         // the main loop writes the file; the app only records the request
-        self.saved.push((name.clone(), row.item.yaml.to_string()));
+        self.saved.push((name.clone(), row.item.yaml_text()));
         self.info(format!("saving {name}"));
     }
 

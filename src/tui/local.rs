@@ -66,6 +66,13 @@ pub fn display_protein(p: &slaw::value::Protein) -> Protein {
     }
 }
 
+/// The lossless slaw YAML of protein bytes, or `None` when they do not decode.
+pub fn protein_yaml(bytes: &[u8]) -> Option<String> {
+    slaw::decode_protein(bytes)
+        .ok()
+        .map(|p| slaw::yaml::protein_to_yaml(&p))
+}
+
 /// The annotated hex dump of protein bytes (one line per oct, each header labelled),
 /// or `None` when the bytes are not a valid protein.
 pub fn annotated_hex(bytes: &[u8]) -> Option<String> {
@@ -79,8 +86,10 @@ pub fn annotated_hex(bytes: &[u8]) -> Option<String> {
 /// A tail item from a pool entry; undecodable bytes still show (as hex) with the
 /// decode error as their only descrip.
 pub fn item_from_entry(pool: &str, index: u64, timestamp: f64, bytes: Vec<u8>) -> TailItem {
+    // the YAML for the detail view is produced when the detail opens (see
+    // `TailItem::yaml_text`), not for every protein that streams past
     let (protein, yaml) = match slaw::decode_protein(&bytes) {
-        Ok(p) => (display_protein(&p), slaw::yaml::protein_to_yaml(&p)),
+        Ok(p) => (display_protein(&p), String::new()),
         Err(e) => (
             Protein {
                 descrips: vec![format!("(undecodable: {e})")],

@@ -223,3 +223,89 @@ fn tokio_stream_from<T: Send + 'static>(
 ) -> impl futures::Stream<Item = T> + Send {
     futures::stream::poll_fn(move |cx| rx.poll_recv(cx))
 }
+
+mod random_input {
+    use super::*;
+    use proptest::prelude::*;
+
+    const KEYS: &[&str] = &[
+        "1",
+        "2",
+        "3",
+        "4",
+        "5",
+        "6",
+        "j",
+        "k",
+        "h",
+        "l",
+        "g",
+        "G",
+        "f",
+        "d",
+        "D",
+        "c",
+        "R",
+        "r",
+        "v",
+        "w",
+        "[",
+        "]",
+        "s",
+        "y",
+        "n",
+        "q",
+        "?",
+        ":",
+        "/",
+        "enter",
+        "esc",
+        "tab",
+        "backtab",
+        "ctrl-s",
+        "ctrl-c",
+        "ctrl-d",
+        "ctrl-u",
+        "pgup",
+        "pgdn",
+        "home",
+        "end",
+        "backspace",
+        "a",
+        "x",
+        "+",
+        "-",
+        "up",
+        "down",
+    ];
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
+        #[test]
+        fn any_key_sequence_never_panics(
+            keys in proptest::collection::vec(0..KEYS.len(), 0..40),
+            paste in ".{0,40}",
+            w in 20u16..140,
+            h in 5u16..50,
+        ) {
+            let mut app = app_for(Theme::mono(), "", w, h);
+            for (i, k) in keys.iter().enumerate() {
+                if let Some(c) = Chord::parse(KEYS[*k]) {
+                    app.handle(AppEvent::Key(c.to_event()));
+                }
+                if i % 7 == 0 {
+                    app.handle(AppEvent::Paste(paste.clone()));
+                    app.handle(AppEvent::Pool(PoolEvent::Protein(tidepool::tui::demo::item(
+                        "demo",
+                        5000 + i as u64,
+                        0.0,
+                        Protein { descrips: vec![paste.clone()], ..Protein::default() },
+                    ))));
+                }
+                app.quit = false;
+                app.outbox.clear();
+                let _ = draw(&app);
+            }
+        }
+    }
+}

@@ -81,7 +81,7 @@ impl Tmux {
     }
 
     fn wait_for(&self, text: &str) -> String {
-        let deadline = Instant::now() + Duration::from_secs(10);
+        let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             let s = self.screen(false);
             if s.contains(text) {
@@ -96,7 +96,7 @@ impl Tmux {
     }
 
     fn wait_gone(&self, text: &str) {
-        let deadline = Instant::now() + Duration::from_secs(10);
+        let deadline = Instant::now() + Duration::from_secs(20);
         while self.screen(false).contains(text) {
             assert!(
                 Instant::now() < deadline,
@@ -107,7 +107,7 @@ impl Tmux {
     }
 
     fn wait_dead(&self) -> i32 {
-        let deadline = Instant::now() + Duration::from_secs(10);
+        let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             let out = self.tmux(&[
                 "display-message",

@@ -633,6 +633,20 @@ impl App {
         }
     }
 
+    /// Scopes of the view beneath any overlay or input (for the help overlay).
+    pub fn view_scopes(&self) -> Vec<Scope> {
+        let view = match self.tab {
+            Tab::Overview => Some(Scope::Overview),
+            Tab::Pools => Some(match self.pools.focus {
+                PoolsFocus::List => Scope::PoolList,
+                PoolsFocus::Tail => Scope::Tail,
+            }),
+            Tab::Log => Some(Scope::Log),
+            _ => None,
+        };
+        view.into_iter().chain([Scope::Global]).collect()
+    }
+
     /// Scopes consulted for a key, narrowest first.
     pub fn scopes(&self) -> Vec<Scope> {
         if self.confirm.is_some() {
@@ -716,6 +730,27 @@ impl App {
                 }
             }
             AppEvent::Log(line) => self.on_log(line),
+            AppEvent::Click(x, y) => self.on_click(x, y),
+        }
+    }
+
+    /// A click on the header selects a tab (the header layout is recomputed the
+    /// way `ui::draw_header` lays it out).
+    fn on_click(&mut self, x: u16, y: u16) {
+        if y != 0 || self.overlay.is_some() || self.confirm.is_some() {
+            return;
+        }
+        let short = self.size.0 < 70;
+        let mut col = 11u16;
+        for t in Tab::ALL {
+            let label = if short { t.short() } else { t.label() };
+            let w = label.chars().count() as u16 + 4;
+            if x >= col && x < col + w {
+                self.set_tab(t);
+                self.dirty = true;
+                return;
+            }
+            col += w;
         }
     }
 
@@ -1331,7 +1366,7 @@ impl App {
         };
         let name = format!("protein-{}-{}.yaml", row.item.pool, row.index);
         // the main loop writes the file; the app only records the request
-        self.saved.push((name.clone(), row.item.yaml.to_string()));
+        self.saved.push((name.clone(), row.item.yaml_text()));
         self.info(format!("saving {name}"));
     }
 
@@ -1767,6 +1802,15 @@ mod tests {
         assert_eq!(a.pools.tail.ring.evicted(), 15);
         assert_eq!(a.pools.tail.visible.len(), 10);
         assert_eq!(a.pools.tail.selected().map(|r| r.index), Some(24));
+    }
+
+    #[test]
+    fn clicking_a_tab_label_selects_it() {
+        let mut a = app();
+        a.handle(AppEvent::Click(25, 0));
+        assert_eq!(a.tab, Tab::Pools);
+        a.handle(AppEvent::Click(25, 5));
+        assert_eq!(a.tab, Tab::Pools);
     }
 
     #[test]

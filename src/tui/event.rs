@@ -23,6 +23,8 @@ pub enum AppEvent {
     PoolStats(PoolStats),
     /// A log record of the console itself.
     Log(LogLine),
+    /// A left click at (column, row), with `--mouse`.
+    Click(u16, u16),
 }
 
 /// Log levels, lowest first.

@@ -66,6 +66,13 @@ pub fn display_protein(p: &slaw::value::Protein) -> Protein {
     }
 }
 
+/// The lossless slaw YAML of protein bytes, or `None` when they do not decode.
+pub fn protein_yaml(bytes: &[u8]) -> Option<String> {
+    slaw::decode_protein(bytes)
+        .ok()
+        .map(|p| slaw::yaml::protein_to_yaml(&p))
+}
+
 /// The annotated hex dump of protein bytes (one line per oct, each header labelled),
 /// or `None` when the bytes are not a valid protein.
 pub fn annotated_hex(bytes: &[u8]) -> Option<String> {
@@ -79,8 +86,10 @@ pub fn annotated_hex(bytes: &[u8]) -> Option<String> {
 /// A tail item from a pool entry; undecodable bytes still show (as hex) with the
 /// decode error as their only descrip.
 pub fn item_from_entry(pool: &str, index: u64, timestamp: f64, bytes: Vec<u8>) -> TailItem {
+    // the YAML for the detail view is produced when the detail opens (see
+    // `TailItem::yaml_text`), not for every protein that streams past
     let (protein, yaml) = match slaw::decode_protein(&bytes) {
-        Ok(p) => (display_protein(&p), slaw::yaml::protein_to_yaml(&p)),
+        Ok(p) => (display_protein(&p), String::new()),
         Err(e) => (
             Protein {
                 descrips: vec![format!("(undecodable: {e})")],
@@ -135,8 +144,21 @@ pub async fn run(mut end: PoolsEnd, dir: PathBuf) {
     };
     send_list(&end, &snap.borrow_and_update());
     end.stats.send_replace(stats.clone());
+    // counters go out on a timer so a flood of proteins does not flood the watch
+    let mut publish = tokio::time::interval(Duration::from_millis(250));
+    publish.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {
         tokio::select! {
+            _ = publish.tick() => {
+                end.stats.send_if_modified(|s| {
+                    if *s != stats {
+                        *s = stats.clone();
+                        true
+                    } else {
+                        false
+                    }
+                });
+            }
             cmd = end.cmd.recv() => {
                 let Some(cmd) = cmd else { break };
                 let sent = match &cmd {
@@ -237,9 +259,6 @@ pub async fn run(mut end: PoolsEnd, dir: PathBuf) {
                     if end.events.try_send(PoolEvent::Dropped { pool, count: pending }).is_ok() {
                         stats.drops_reported = stats.dropped;
                     }
-                }
-                if stats.proteins.is_multiple_of(256) {
-                    end.stats.send_replace(stats.clone());
                 }
             }
         }

@@ -30,7 +30,7 @@ pub mod widgets;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use crossterm::event::{Event, KeyEventKind};
+use crossterm::event::{Event, KeyCode, KeyEvent, KeyEventKind, MouseButton, MouseEventKind};
 use futures::{Stream, StreamExt};
 use ratatui::backend::Backend;
 use ratatui::Terminal;
@@ -75,6 +75,13 @@ fn terminal_event(ev: Event) -> Option<AppEvent> {
         Event::Key(k) if k.kind != KeyEventKind::Release => Some(AppEvent::Key(k)),
         Event::Paste(s) => Some(AppEvent::Paste(s)),
         Event::Resize(w, h) => Some(AppEvent::Resize(w, h)),
+        // only reported with --mouse: wheel scrolls, a click on the header picks a tab
+        Event::Mouse(m) => match m.kind {
+            MouseEventKind::ScrollUp => Some(AppEvent::Key(KeyEvent::from(KeyCode::Up))),
+            MouseEventKind::ScrollDown => Some(AppEvent::Key(KeyEvent::from(KeyCode::Down))),
+            MouseEventKind::Down(MouseButton::Left) => Some(AppEvent::Click(m.column, m.row)),
+            _ => None,
+        },
         _ => None,
     }
 }

@@ -47,6 +47,18 @@ pub struct TailItem {
     pub yaml: Arc<str>,
 }
 
+impl TailItem {
+    /// The protein's slaw YAML: decoded from the bytes on demand (detail view,
+    /// save), or the text the source supplied.
+    pub fn yaml_text(&self) -> String {
+        if self.yaml.is_empty() {
+            crate::tui::local::protein_yaml(&self.raw).unwrap_or_default()
+        } else {
+            self.yaml.to_string()
+        }
+    }
+}
+
 /// A tail row, formatted once on arrival so drawing never formats proteins.
 #[derive(Debug, Clone)]
 pub struct TailRow {

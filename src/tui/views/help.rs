@@ -6,7 +6,7 @@ use ratatui::widgets::{Clear, Paragraph};
 use ratatui::Frame;
 
 use crate::tui::action::Scope;
-use crate::tui::app::{App, Overlay};
+use crate::tui::app::App;
 use crate::tui::text::fit;
 use crate::tui::ui;
 
@@ -14,12 +14,8 @@ use crate::tui::ui;
 pub fn lines(app: &App) -> Vec<Line<'static>> {
     let r = &app.theme.roles;
     // help is drawn over the view, so describe the view beneath the overlay
-    let mut probe = app.clone();
-    if matches!(probe.overlay, Some(Overlay::Help { .. })) {
-        probe.overlay = None;
-    }
-    let mut scopes: Vec<Scope> = probe
-        .scopes()
+    let mut scopes: Vec<Scope> = app
+        .view_scopes()
         .into_iter()
         .filter(|s| *s != Scope::Global)
         .collect();

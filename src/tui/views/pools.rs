@@ -446,7 +446,7 @@ pub fn draw_detail(f: &mut Frame, body: Rect, app: &App, d: &Detail) {
         }
     } else {
         row.item
-            .yaml
+            .yaml_text()
             .lines()
             .skip(d.scroll)
             .take(rows * 4)

@@ -25,6 +25,9 @@ use crate::net::server;
 use crate::net::shutdown::{CloseReason, Shutdown};
 use crate::net::transport::{self, Listener, Stream, Target};
 
+/// How long a closing connection keeps answering requests already in hand.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+
 /// A boxed future, as responders return.
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 
@@ -564,6 +567,20 @@ impl Task {
                 break reason;
             }
         };
+        if reason == CloseReason::Shutdown {
+            // Drain: answer the requests already in hand (bounded), read no more.
+            let grace = tokio::time::Instant::now() + SHUTDOWN_GRACE;
+            while !responders.is_empty() {
+                match tokio::time::timeout_at(grace, responders.next()).await {
+                    Ok(Some((req, outcome))) => {
+                        if let Step::Close(_) = self.on_outcome(req, outcome).await {
+                            break;
+                        }
+                    }
+                    _ => break,
+                }
+            }
+        }
         let _ = self.flush().await;
         if reason == CloseReason::Shutdown {
             // Let the peer see a clean close before the socket drops.

@@ -17,7 +17,7 @@ use tidepool::engine::amp::io::{self, CallOptions, Reply, TypedReply};
 use tidepool::engine::amp::types::{DateTime, Decimal, Integer, Record, Value};
 use tidepool::net::transport::Target;
 
-use amp_kit::{catalog, client_responder, eventually, python, start_server};
+use amp_kit::{catalog, client_responder, eventually, python, python_tls, start_server};
 
 fn peers() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers/amp")
@@ -292,4 +292,144 @@ fn cli_call_against_twisted_server_prints_yaml_and_json() {
     // --readonly refuses a command not marked readonly_safe (exit 3).
     let out = tidepool(&["amp", "call", &target, "Shutdown", "--readonly"]);
     assert_eq!(out.status.code(), Some(3));
+}
+
+struct Pki {
+    dir: tempfile::TempDir,
+    server: Arc<rustls::ServerConfig>,
+    client: Arc<rustls::ClientConfig>,
+}
+
+/// A CA and a `localhost` certificate generated now, as rustls configs and
+/// as PEM files for the Python peer.
+fn pki() -> Pki {
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    // Distinct names: OpenSSL (the Twisted side) takes a leaf whose issuer
+    // equals its subject for self-signed and rejects it.
+    ca_params.distinguished_name = rcgen::DistinguishedName::new();
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "tidepool test CA");
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let issuer = rcgen::Issuer::new(ca_params, ca_key);
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut params = rcgen::CertificateParams::new(vec!["localhost".to_string()]).unwrap();
+    params.distinguished_name = rcgen::DistinguishedName::new();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "localhost");
+    let cert = params.signed_by(&key, &issuer).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("ca.pem"), ca.pem()).unwrap();
+    std::fs::write(dir.path().join("cert.pem"), cert.pem()).unwrap();
+    std::fs::write(dir.path().join("key.pem"), key.serialize_pem()).unwrap();
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(ca.der().clone()).unwrap();
+    let server = tidepool::net::tls::server_config_from_der(
+        vec![cert.der().clone()],
+        rustls::pki_types::PrivateKeyDer::try_from(key.serialize_der()).unwrap(),
+        None,
+    )
+    .unwrap();
+    let client = tidepool::net::tls::client_config_from_roots(roots).unwrap();
+    Pki {
+        dir,
+        server,
+        client,
+    }
+}
+
+#[tokio::test]
+async fn tidepool_starttls_against_twisted_server() {
+    let Some(python) = python_tls("tidepool_starttls_against_twisted_server") else {
+        return;
+    };
+    let pki = pki();
+    let mut child = Command::new(&python);
+    child
+        .arg("tls_peer.py")
+        .arg("server")
+        .arg("0")
+        .arg(pki.dir.path().join("cert.pem"))
+        .arg(pki.dir.path().join("key.pem"))
+        .current_dir(peers())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    let mut child = child.spawn().expect("tls_peer.py");
+    let stdout = child.stdout.take().expect("stdout");
+    let _guard = Guard(child);
+    let mut line = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("port line");
+    let port: u16 = line
+        .trim()
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .expect("port");
+    let target = Target::Tcp {
+        host: "127.0.0.1".into(),
+        port,
+    };
+    let c = io::connect(
+        &target,
+        None,
+        Arc::new(io::NoCommands),
+        io::Options {
+            tls_client: Some((pki.client.clone(), "localhost".into())),
+            ..io::Options::default()
+        },
+    )
+    .await
+    .expect("connect");
+    c.start_tls().await.expect("StartTLS with Twisted");
+    let args = AmpBox::new()
+        .with(&b"a"[..], &b"20"[..])
+        .with(&b"b"[..], &b"22"[..]);
+    assert_eq!(
+        c.call("Sum", args).await.unwrap(),
+        Reply::Answer(AmpBox::new().with(&b"total"[..], &b"42"[..]))
+    );
+}
+
+#[tokio::test]
+async fn twisted_starttls_against_tidepool_server() {
+    let Some(python) = python_tls("twisted_starttls_against_tidepool_server") else {
+        return;
+    };
+    let pki = pki();
+    let server = start_server(
+        None,
+        io::Options {
+            tls_server: Some(pki.server.clone()),
+            ..io::Options::default()
+        },
+        None,
+    )
+    .await;
+    let Target::Tcp { port, .. } = server.target else {
+        unreachable!()
+    };
+    let out = tokio::process::Command::new(&python)
+        .arg("tls_peer.py")
+        .arg("client")
+        .arg(port.to_string())
+        .arg(pki.dir.path().join("ca.pem"))
+        .current_dir(peers())
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(Duration::from_secs(60), out)
+        .await
+        .expect("tls_peer.py finishes")
+        .expect("tls_peer.py runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("PASS"),
+        "tls_peer.py client failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    server.shutdown.drain(Duration::from_secs(5)).await;
 }

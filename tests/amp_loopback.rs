@@ -239,9 +239,7 @@ async fn timeout_and_abandon_leave_the_connection_usable() {
         .unwrap();
     c.abandon(p.id).await;
     assert!(matches!(p.await, Err(Error::Abandoned(_))));
-    // Release both slow answers: they arrive late and must be ignored.
-    gate.notify_waiters();
-    eventually("server answered", || {
+    eventually("both slow requests reached the server", || {
         server
             .counters
             .requests
@@ -249,6 +247,9 @@ async fn timeout_and_abandon_leave_the_connection_usable() {
             >= 2
     })
     .await;
+    // Release both slow answers: they arrive late and must be ignored, and
+    // they are written before the answer to the next call.
+    gate.notify_waiters();
     let r = c.call("Fast", AmpBox::new()).await.unwrap();
     assert_eq!(r, Reply::Answer(AmpBox::new().with(&b"ok"[..], &b"1"[..])));
     assert!(!c.is_closed());
@@ -607,4 +608,46 @@ async fn handle_reports_calls_as_events_and_stats() {
     assert_eq!((stats.calls, stats.answers, stats.remote_errors), (2, 1, 1));
     h.close();
     server.shutdown.drain(Duration::from_secs(5)).await;
+}
+
+#[tokio::test]
+async fn shutdown_answers_requests_in_hand() {
+    let gate = Arc::new(Notify::new());
+    let server = start_server(
+        Some(Arc::new(Gate(gate.clone()))),
+        io::Options::default(),
+        None,
+    )
+    .await;
+    let c = io::connect(
+        &server.target,
+        None,
+        Arc::new(NoCommands),
+        io::Options::default(),
+    )
+    .await
+    .unwrap();
+    let p = c
+        .start_call("Slow", AmpBox::new(), true, CallOptions::default())
+        .await
+        .unwrap();
+    eventually("request reached the server", || {
+        server
+            .counters
+            .requests
+            .load(std::sync::atomic::Ordering::Relaxed)
+            >= 1
+    })
+    .await;
+    let shutdown = server.shutdown.clone();
+    let drained = tokio::spawn(async move { shutdown.drain(Duration::from_secs(5)).await });
+    eventually("shutdown triggered", || server.shutdown.is_triggered()).await;
+    // One permit: the responder finishes whether or not it is already waiting.
+    gate.notify_one();
+    assert_eq!(
+        p.await.unwrap(),
+        Reply::Answer(AmpBox::new().with(&b"ok"[..], &b"1"[..]))
+    );
+    assert!(drained.await.unwrap());
+    eventually("connection closed after the drain", || c.is_closed()).await;
 }

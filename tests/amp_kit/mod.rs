@@ -186,6 +186,15 @@ pub async fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
 /// Whether the Python interop peer is usable; prints the skip line otherwise
 /// and panics when TIDEPOOL_REQUIRE_INTEROP=1.
 pub fn python(test: &str) -> Option<String> {
+    python_with(test, "twisted.protocols.amp")
+}
+
+/// Like [`python`], also requiring pyOpenSSL (Twisted's TLS, `twisted[tls]`).
+pub fn python_tls(test: &str) -> Option<String> {
+    python_with(test, "twisted.protocols.amp, OpenSSL, service_identity")
+}
+
+fn python_with(test: &str, modules: &str) -> Option<String> {
     let python = std::env::var("TIDEPOOL_PYTHON").unwrap_or_else(|_| {
         let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python");
         if venv.exists() {
@@ -195,14 +204,14 @@ pub fn python(test: &str) -> Option<String> {
         }
     });
     let ok = std::process::Command::new(&python)
-        .args(["-c", "import twisted.protocols.amp"])
+        .args(["-c", &format!("import {modules}")])
         .output()
         .map(|o| o.status.success())
         .unwrap_or(false);
     if ok {
         return Some(python);
     }
-    let reason = format!("python module twisted not found via {python}");
+    let reason = format!("python modules {modules} not found via {python}");
     if std::env::var("TIDEPOOL_REQUIRE_INTEROP").as_deref() == Ok("1") {
         panic!("{test}: {reason} and TIDEPOOL_REQUIRE_INTEROP=1");
     }

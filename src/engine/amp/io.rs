@@ -25,6 +25,9 @@ use crate::net::server;
 use crate::net::shutdown::{CloseReason, Shutdown};
 use crate::net::transport::{self, Listener, Stream, Target};
 
+/// How long a closing connection keeps answering requests already in hand.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+
 /// A boxed future, as responders return.
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 
@@ -223,7 +226,7 @@ impl Client {
 
     /// Queues a call and returns at once with a [`PendingCall`]. `args` must
     /// not contain reserved keys; `requires_answer = false` sends no `_ask`
-    /// and the pending call completes with an empty answer once written.
+    /// and the pending call completes with an empty answer once queued.
     pub async fn start_call(
         &self,
         command: &str,
@@ -276,7 +279,7 @@ impl Client {
     }
 
     /// Sends a request without `_ask` (`requiresAnswer = False`); returns once
-    /// it is written.
+    /// it is queued on the connection's write buffer.
     pub async fn send(&self, command: &str, args: AmpBox) -> Result<(), Error> {
         self.start_call(command, args, false, CallOptions::default())
             .await?
@@ -477,7 +480,7 @@ fn spawn_parts_with(
         peer: Peer::new(),
         tls_done,
         starttls_tag: None,
-        held: Vec::new(),
+        epoch: Instant::now(),
     };
     (client, Box::pin(task.run()))
 }
@@ -496,7 +499,8 @@ struct Task {
     peer: Peer<Waiter>,
     tls_done: bool,
     starttls_tag: Option<Bytes>,
-    held: Vec<Cmd>,
+    /// Origin of the protocol layer's clock.
+    epoch: Instant,
 }
 
 enum Step {
@@ -531,7 +535,7 @@ impl Task {
             };
             let can_read = responders.len() < self.opts.max_concurrent_requests;
             let can_cmd = self.starttls_tag.is_none();
-            let deadline = self.peer.next_deadline();
+            let deadline = self.peer.next_deadline().map(|d| self.epoch + d);
             let step = tokio::select! {
                 _ = wait_shutdown(&self.shutdown) => Step::Close(CloseReason::Shutdown),
                 frame = conn.read_frame(), if can_read => match frame {
@@ -563,6 +567,20 @@ impl Task {
                 break reason;
             }
         };
+        if reason == CloseReason::Shutdown {
+            // Drain: answer the requests already in hand (bounded), read no more.
+            let grace = tokio::time::Instant::now() + SHUTDOWN_GRACE;
+            while !responders.is_empty() {
+                match tokio::time::timeout_at(grace, responders.next()).await {
+                    Ok(Some((req, outcome))) => {
+                        if let Step::Close(_) = self.on_outcome(req, outcome).await {
+                            break;
+                        }
+                    }
+                    _ => break,
+                }
+            }
+        }
         let _ = self.flush().await;
         if reason == CloseReason::Shutdown {
             // Let the peer see a clean close before the socket drops.
@@ -578,12 +596,23 @@ impl Task {
                 reason: reason.to_string(),
             }));
         }
-        for cmd in self.held.drain(..) {
-            if let Cmd::Call { reply, .. } = cmd {
-                let _ = reply.send(Err(Error::Closed {
-                    peer: peer.clone(),
-                    reason: reason.to_string(),
-                }));
+        // Calls still queued (e.g. behind a StartTLS) fail with the same reason.
+        self.rx.close();
+        while let Ok(cmd) = self.rx.try_recv() {
+            match cmd {
+                Cmd::Call { reply, .. } => {
+                    let _ = reply.send(Err(Error::Closed {
+                        peer: peer.clone(),
+                        reason: reason.to_string(),
+                    }));
+                }
+                Cmd::StartTls(done) => {
+                    let _ = done.send(Err(Error::Closed {
+                        peer: peer.clone(),
+                        reason: reason.to_string(),
+                    }));
+                }
+                Cmd::Abandon(_) | Cmd::Close => {}
             }
         }
         drop(self.own.take());
@@ -660,7 +689,7 @@ impl Task {
     }
 
     fn expire(&mut self) {
-        for (_, p) in self.peer.expire(Instant::now()) {
+        for (_, p) in self.peer.expire(self.epoch.elapsed()) {
             self.template
                 .counters
                 .timeouts
@@ -682,7 +711,7 @@ impl Task {
                 timeout,
                 reply,
             } => {
-                let now = Instant::now();
+                let now = self.epoch.elapsed();
                 let timeout = timeout.or(self.opts.call_timeout);
                 let waiter = Waiter {
                     id,
@@ -739,9 +768,14 @@ impl Task {
                     reply,
                     starttls: Some(done),
                 };
-                let (b, tag) =
-                    self.peer
-                        .call(STARTTLS, AmpBox::new(), true, Instant::now(), None, waiter);
+                let (b, tag) = self.peer.call(
+                    STARTTLS,
+                    AmpBox::new(),
+                    true,
+                    self.epoch.elapsed(),
+                    None,
+                    waiter,
+                );
                 self.starttls_tag = tag.ok();
                 match self.write(b).await {
                     Ok(()) => Step::Continue,

@@ -1,11 +1,12 @@
 //! Request/answer state machine (amp spec sections 2 and 4): tags, the
 //! outstanding-call table, dispatch order of a received box, and the exact
 //! answer/error boxes a responder sends, including when the connection must be
-//! closed (section 4.2, 4.3). Sans-IO: time is passed in as `Instant`s, no
+//! closed (section 4.2, 4.3). Sans-IO: time is passed in as the `Duration`
+//! since an epoch the driver chooses (e.g. the connection's start), no
 //! sockets, no clock reads.
 
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
-use std::time::Instant;
+use std::time::Duration;
 
 use bytes::Bytes;
 
@@ -59,9 +60,9 @@ pub struct Pending<W> {
     /// Command name.
     pub command: String,
     /// When it was sent.
-    pub sent_at: Instant,
+    pub sent_at: Duration,
     /// When it times out locally.
-    pub deadline: Option<Instant>,
+    pub deadline: Option<Duration>,
     /// Whatever the driver uses to deliver the result.
     pub waiter: W,
 }
@@ -203,7 +204,7 @@ pub fn error_box(tag: &Bytes, code: &str, description: &str) -> AmpBox {
 pub struct Peer<W> {
     next_tag: u64,
     pending: HashMap<Bytes, Pending<W>>,
-    deadlines: BTreeSet<(Instant, Bytes)>,
+    deadlines: BTreeSet<(Duration, Bytes)>,
     abandoned: HashSet<Bytes>,
     abandoned_order: VecDeque<Bytes>,
 }
@@ -235,8 +236,8 @@ impl<W> Peer<W> {
         command: &str,
         mut args: AmpBox,
         requires_answer: bool,
-        now: Instant,
-        deadline: Option<Instant>,
+        now: Duration,
+        deadline: Option<Duration>,
         waiter: W,
     ) -> (AmpBox, Result<Bytes, W>) {
         let tag = Bytes::from(format!("{:x}", self.next_tag));
@@ -338,7 +339,7 @@ impl<W> Peer<W> {
     }
 
     /// Removes and returns calls whose deadline is at or before `now`.
-    pub fn expire(&mut self, now: Instant) -> Vec<(Bytes, Pending<W>)> {
+    pub fn expire(&mut self, now: Duration) -> Vec<(Bytes, Pending<W>)> {
         let mut out = Vec::new();
         while let Some((d, tag)) = self.deadlines.first().cloned() {
             if d > now {
@@ -354,7 +355,7 @@ impl<W> Peer<W> {
     }
 
     /// The earliest pending deadline.
-    pub fn next_deadline(&self) -> Option<Instant> {
+    pub fn next_deadline(&self) -> Option<Duration> {
         self.deadlines.first().map(|(d, _)| *d)
     }
 
@@ -387,12 +388,11 @@ fn strip_reserved(b: &mut AmpBox) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     #[test]
     fn tags_are_hex_and_advance_without_ask() {
         let mut p: Peer<()> = Peer::new();
-        let now = Instant::now();
+        let now = Duration::from_secs(100);
         let (b, t) = p.call("Log", AmpBox::new(), false, now, None, ());
         assert!(t.is_err() && !b.contains(ASK));
         for _ in 0..9 {
@@ -405,7 +405,7 @@ mod tests {
     #[test]
     fn answer_for_unknown_tag_is_a_violation_but_abandoned_is_late() {
         let mut p: Peer<()> = Peer::new();
-        let now = Instant::now();
+        let now = Duration::from_secs(100);
         let (_, tag) = p.call("Sum", AmpBox::new(), true, now, None, ());
         let tag = tag.unwrap();
         p.abandon(&tag);
@@ -421,7 +421,7 @@ mod tests {
     #[test]
     fn deadlines_expire_in_order() {
         let mut p: Peer<u8> = Peer::new();
-        let now = Instant::now();
+        let now = Duration::from_secs(100);
         let later = now + Duration::from_secs(2);
         let _ = p.call("A", AmpBox::new(), true, now, Some(later), 1);
         let _ = p.call(

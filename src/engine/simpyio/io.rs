@@ -241,7 +241,12 @@ pub(crate) async fn drive(
 ) -> CloseReason {
     let limits = Limits {
         idle_timeout: opts.idle_timeout,
-        max_buffer_bytes: opts.max_packet_size.saturating_add(64),
+        // The codec refuses oversized headers itself; this backstop only has to
+        // exceed one frame plus what one read can bring in behind it.
+        max_buffer_bytes: opts
+            .max_packet_size
+            .saturating_mul(2)
+            .saturating_add(64 * 1024),
         ..Limits::default()
     };
     let max = opts.max_packet_size;

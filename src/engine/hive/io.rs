@@ -259,7 +259,9 @@ async fn connection(
             Ok(None) => break CloseReason::PeerClosed,
             Err(e) => end = Some(Err(e)),
         }
-        while end.is_none() && batch.len() < MAX_PIPELINE {
+        // only look for more when bytes are already buffered: polling an empty
+        // socket again would cost a read syscall per request at pipeline depth 1
+        while end.is_none() && batch.len() < MAX_PIPELINE && !conn.read_buffer().is_empty() {
             match conn.read_frame().now_or_never() {
                 Some(Ok(Some(r))) => batch.push(r),
                 Some(Ok(None)) => end = Some(Ok(())),

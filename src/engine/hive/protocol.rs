@@ -24,6 +24,8 @@ pub struct Session {
     pub lib_name: Option<String>,
     /// `CLIENT SETINFO LIB-VER`.
     pub lib_ver: Option<String>,
+    /// Whether the server has `requirepass` set.
+    pub needs_auth: bool,
 }
 
 impl Session {
@@ -36,6 +38,7 @@ impl Session {
             authed: !needs_auth,
             lib_name: None,
             lib_ver: None,
+            needs_auth,
         }
     }
 }
@@ -299,10 +302,8 @@ pub fn parse(req: &Request, session: &mut Session, now_ms: u64) -> Action {
         "echo" => Action::Reply(Reply::Bulk(a(1))),
         "quit" => Action::Close(Some(Reply::ok())),
         "reset" => {
-            *session = Session {
-                authed: session.authed,
-                ..Session::new(session.id, false)
-            };
+            // as Redis: back to the default user, unauthenticated if it has a password
+            *session = Session::new(session.id, session.needs_auth);
             Action::Reset
         }
         "auth" => match args.len() {
@@ -1176,6 +1177,11 @@ mod tests {
             parse(&req(&["auth", "pw"]), &mut s, 0),
             Action::Auth(Bytes::from("pw"))
         );
+        s.authed = true;
+        s.proto = 3;
+        assert_eq!(parse(&req(&["reset"]), &mut s, 0), Action::Reset);
+        assert!(!s.authed);
+        assert_eq!(s.proto, 2);
     }
 
     #[test]

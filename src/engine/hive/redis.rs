@@ -709,7 +709,7 @@ impl Hive for RedisHive {
         // one SCAN call per page keeps the page near `limit`; an empty batch from
         // one master moves on to the next rather than returning nothing
         loop {
-            let Some((node, addr)) = masters.get(index) else {
+            let Some((_, addr)) = masters.get(index) else {
                 return Ok(PrefixPage {
                     aliases: seen.into_iter().collect(),
                     next: None,
@@ -748,7 +748,6 @@ impl Hive for RedisHive {
                 let next = masters
                     .get(index)
                     .map(|(node, _)| encode_cursor(index as u32, node, scan));
-                let _ = node;
                 return Ok(PrefixPage {
                     aliases: seen.into_iter().collect(),
                     next,

@@ -438,7 +438,13 @@ async fn session(
             shared.config.limits.max_sessions
         ));
     }
-    let hello = match handshake(&shared, &mut stream).await {
+    // Each step has its own timeout; the whole handshake is bounded too, so a
+    // client trickling one byte per step cannot hold a slot for long.
+    let overall = shared.config.handshake_timeout * 3;
+    let outcome = tokio::time::timeout(overall, handshake(&shared, &mut stream))
+        .await
+        .unwrap_or(Err(CloseReason::Idle));
+    let hello = match outcome {
         Ok(h) => h,
         Err(reason) => {
             shared.lock().refused += 1;

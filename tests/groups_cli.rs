@@ -144,3 +144,18 @@ fn serve_watch_and_send_through_the_binary() {
     drop(watch);
     drop(serve);
 }
+
+#[test]
+fn bench_groups_quick_prints_its_table() {
+    let mut child = tidepool()
+        .args(["bench", "groups", "--quick"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = lines(child.stdout.take().unwrap());
+    let child = Killed(child);
+    let row = wait_for(&out, "join/leave cycles");
+    assert!(row.contains('x') || row.contains('-'), "{row}");
+    drop(child);
+}

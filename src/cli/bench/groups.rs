@@ -133,8 +133,8 @@ struct Row {
 }
 
 async fn measure(port: u16, quick: bool, pinned: bool) -> Result<(), Report> {
-    let total: u64 = if quick { 20_000 } else { 200_000 };
-    let cycles: u64 = if quick { 5_000 } else { 50_000 };
+    let total: u64 = if quick { 5_000 } else { 200_000 };
+    let cycles: u64 = if quick { 2_000 } else { 50_000 };
     let mut rows = Vec::new();
     let mut round = 0;
     for receivers in [1usize, 4] {

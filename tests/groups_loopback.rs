@@ -820,3 +820,26 @@ async fn handle_joins_sends_and_reports() {
         }
     }
 }
+
+/// A connection that never finishes its handshake is closed after the
+/// timeout and holds up nobody else meanwhile.
+#[tokio::test]
+async fn stalled_handshakes_time_out_without_blocking_others() {
+    let f = Fixture::with(|c| c.handshake_timeout = Duration::from_millis(200)).await;
+    let mut silent = f.raw().await;
+    let mut half = f.raw().await;
+    half.write_all(b"\x05\x00").await.unwrap();
+    // Others connect and talk while the two stall.
+    let mut a = f.client("a").await;
+    a.join("g").await.unwrap();
+    recv(&mut a).await;
+    for s in [&mut silent, &mut half] {
+        let mut rest = Vec::new();
+        let n = tokio::time::timeout(T, s.read_to_end(&mut rest))
+            .await
+            .expect("closed by the daemon")
+            .unwrap_or(0);
+        assert_eq!(n, 0, "no reply to an unfinished hello");
+    }
+    assert!(f.daemon.stats_now().refused >= 2);
+}

@@ -30,7 +30,7 @@ fuzz_target!(|data: &[u8]| {
         name: Bytes::from_static(b"pa"),
     };
     let _ = core.admit(1, &hello, 0);
-    let mut out = Vec::new();
+    let mut out: Vec<(u64, Bytes)> = Vec::new();
     let mut buf = BytesMut::from(data);
     let mut daemon = FrameCodec::new(Role::Daemon);
     while let Ok(Some(f)) = daemon.decode(&mut buf) {

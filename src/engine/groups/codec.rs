@@ -386,6 +386,9 @@ impl Frame {
     }
 }
 
+/// Read-buffer room the codec keeps available (bytes).
+const READ_RESERVE: usize = 64 * 1024;
+
 /// Which side reads with a [`FrameCodec`]: the limits differ.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Role {
@@ -449,13 +452,20 @@ impl Decoder for FrameCodec {
         if src.len() < HEADER_LEN {
             return Ok(None);
         }
-        let header = Header::decode(&src[..HEADER_LEN]);
+        let mut header = Header::decode(&src[..HEADER_LEN]);
         let total = self.frame_len(&header)?;
         if src.len() < total {
-            src.reserve(total - src.len());
+            src.reserve(total.max(READ_RESERVE) - src.len());
             return Ok(None);
         }
         let mut frame = src.split_to(total).freeze();
+        // Keep room for many frames per read: tokio-util's buffer would
+        // otherwise shrink to what is left of its first 8 KiB and read a few
+        // 1 KiB messages per system call.
+        if src.capacity() - src.len() < READ_RESERVE / 4 {
+            src.reserve(READ_RESERVE);
+        }
+        header.sender = Name::from_field_shared(frame.slice(4..4 + MAX_GROUP_NAME));
         frame.advance(HEADER_LEN);
         let old_type = if self.role == Role::Client && header.ty & REJECT_MESS != 0 {
             let old = get_marked(&frame[..4]).0;

@@ -296,9 +296,14 @@ async fn run(
                                         s.bytes_in += data.len() as u64;
                                     }
                                     Message::Reject { .. } => s.rejects += 1,
-                                    _ => s.memberships += 1,
+                                    _ => {
+                                        s.memberships += 1;
+                                        // Views change only with membership messages;
+                                        // copying them per data message would cost
+                                        // the console at high rates.
+                                        s.views.clone_from(&client.state().views);
+                                    }
                                 }
-                                s.views.clone_from(&client.state().views);
                             });
                             task.emit(Event::Message(m));
                         }

@@ -438,7 +438,13 @@ async fn session(
             shared.config.limits.max_sessions
         ));
     }
-    let hello = match handshake(&shared, &mut stream).await {
+    // Each step has its own timeout; the whole handshake is bounded too, so a
+    // client trickling one byte per step cannot hold a slot for long.
+    let overall = shared.config.handshake_timeout * 3;
+    let outcome = tokio::time::timeout(overall, handshake(&shared, &mut stream))
+        .await
+        .unwrap_or(Err(CloseReason::Idle));
+    let hello = match outcome {
         Ok(h) => h,
         Err(reason) => {
             shared.lock().refused += 1;
@@ -505,39 +511,82 @@ async fn session(
                     break e.close_reason();
                 }
             }
-            frame = conn_io.read_frame() => match frame {
-                Ok(Some(frame)) => {
-                    let verdict = shared.lock().apply(|core, out| core.handle(conn, frame, out));
-                    match verdict {
-                        Ok(Verdict::Continue) => {}
-                        Ok(Verdict::Killed) => {
+            frame = conn_io.read_frame() => {
+                // Apply every request already readable before writing, so a
+                // burst of requests costs one write of their replies rather
+                // than one system call each.
+                let mut next = Some(frame);
+                let mut budget = 256;
+                let mut outcome = None;
+                while let Some(frame) = next.take() {
+                    match on_frame(&shared, conn, frame) {
+                        Step::Continue => {}
+                        Step::Killed => {
                             // Whatever was queued before the kill still goes out.
                             shared.lock().queues.remove(&conn);
                             while let Ok(b) = rx.try_recv() {
-                                if conn_io.feed(b).await.is_err() { break; }
+                                if conn_io.feed(b).await.is_err() {
+                                    break;
+                                }
                             }
                             let _ = conn_io.flush::<Bytes>().await;
                             return CloseReason::PeerClosed;
                         }
-                        Err(why) => {
-                            shared.lock().protocol_kills += 1;
-                            break CloseReason::Protocol(why);
+                        Step::Close(reason) => {
+                            outcome = Some(reason);
+                            break;
                         }
                     }
-                }
-                Ok(None) => break CloseReason::PeerClosed,
-                Err(e) => {
-                    if matches!(e, FrameError::Codec(_) | FrameError::TooLarge(_) | FrameError::Truncated(_)) {
-                        shared.lock().protocol_kills += 1;
+                    budget -= 1;
+                    if budget > 0 {
+                        next = conn_io.read_frame().now_or_never();
                     }
-                    break e.close_reason();
                 }
-            },
+                if let Some(reason) = outcome {
+                    break reason;
+                }
+            }
         }
     };
     shared.lock().end(conn);
     reason
 }
+
+enum Step {
+    Continue,
+    Killed,
+    Close(CloseReason),
+}
+
+fn on_frame(shared: &Shared, conn: ConnId, frame: FrameResult) -> Step {
+    match frame {
+        Ok(Some(frame)) => {
+            let verdict = shared
+                .lock()
+                .apply(|core, out| core.handle(conn, frame, out));
+            match verdict {
+                Ok(Verdict::Continue) => Step::Continue,
+                Ok(Verdict::Killed) => Step::Killed,
+                Err(why) => {
+                    shared.lock().protocol_kills += 1;
+                    Step::Close(CloseReason::Protocol(why))
+                }
+            }
+        }
+        Ok(None) => Step::Close(CloseReason::PeerClosed),
+        Err(e) => {
+            if matches!(
+                e,
+                FrameError::Codec(_) | FrameError::TooLarge(_) | FrameError::Truncated(_)
+            ) {
+                shared.lock().protocol_kills += 1;
+            }
+            Step::Close(e.close_reason())
+        }
+    }
+}
+
+type FrameResult = Result<Option<Frame>, FrameError<Error>>;
 
 async fn write_batch(
     conn: &mut Connection<FrameCodec>,

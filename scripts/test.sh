@@ -58,6 +58,9 @@ cargo fmt --all -- --check
 log "cargo clippy"
 cargo clippy --all-targets --all-features -- -D warnings
 
+log "fuzz targets type-check (run them with cargo +nightly fuzz)"
+CARGO_TARGET_DIR=target/fuzz-check cargo check --quiet --manifest-path fuzz/Cargo.toml
+
 log "tests"
 if cargo nextest --version >/dev/null 2>&1; then
   # Doc tests first, so the run closes on nextest's summary of every test.

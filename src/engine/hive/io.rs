@@ -757,6 +757,7 @@ fn facts(shared: &Shared) -> ServerFacts {
     commandstats.sort();
     ServerFacts {
         tcp_port: shared.port,
+        process_id: std::process::id(),
         uptime_s: shared.started.elapsed().as_secs(),
         connected_clients: c.connected.load(Ordering::Relaxed),
         max_clients: shared.config.max_clients as u64,

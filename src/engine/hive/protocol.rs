@@ -928,6 +928,8 @@ pub fn escape_glob(prefix: &[u8]) -> Vec<u8> {
 pub struct ServerFacts {
     /// Listen port.
     pub tcp_port: u16,
+    /// The server's process id.
+    pub process_id: u32,
     /// Seconds since start.
     pub uptime_s: u64,
     /// Open connections.
@@ -988,7 +990,7 @@ pub fn info_text(sections: &[String], st: &HiveStats, f: &ServerFacts) -> String
                 "redis_mode:standalone".into(),
                 format!("os:{} {}", std::env::consts::OS, std::env::consts::ARCH),
                 format!("arch_bits:{}", usize::BITS),
-                format!("process_id:{}", std::process::id()),
+                format!("process_id:{}", f.process_id),
                 format!("tcp_port:{}", f.tcp_port),
                 format!("uptime_in_seconds:{}", f.uptime_s),
                 format!("uptime_in_days:{}", f.uptime_s / 86_400),

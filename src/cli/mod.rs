@@ -27,12 +27,7 @@ pub mod version;
 /// tidepool: a live terminal console for Plasma pools, hive entries, AMP and
 /// simpy.io endpoints and Spread groups, with every engine usable headless.
 #[derive(Debug, Parser)]
-#[command(
-    name = "tidepool",
-    version,
-    propagate_version = true,
-    args_conflicts_with_subcommands = true
-)]
+#[command(name = "tidepool", version, propagate_version = true)]
 pub struct Cli {
     /// Global options shared by every subcommand.
     #[command(flatten)]
@@ -124,7 +119,7 @@ pub enum Command {
 /// Entry point of the binary: parses arguments, runs the subcommand and maps the
 /// result to an exit code. Errors go to stderr as `error: …` lines, never a panic.
 pub fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli = match parse(std::env::args_os()) {
         Ok(cli) => cli,
         Err(e) => {
             let code = if e.use_stderr() {
@@ -143,6 +138,38 @@ pub fn main() -> ExitCode {
             report.exit.into()
         }
     }
+}
+
+/// Parses a command line. Dashboard options belong to the dashboard alone: given
+/// together with another subcommand they are a usage error, while global options
+/// (`--readonly`, `--config`, …) may stand before or after any subcommand.
+pub fn parse<I, T>(args: I) -> Result<Cli, clap::Error>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    use clap::{Args as _, CommandFactory, FromArgMatches};
+    let mut command = Cli::command();
+    let matches = command.try_get_matches_from_mut(args)?;
+    if let Some((name, _)) = matches
+        .subcommand()
+        .filter(|(name, _)| *name != "dashboard")
+    {
+        let dashboard = console::Args::augment_args(clap::Command::new("dashboard"));
+        for arg in dashboard.get_arguments() {
+            let id = arg.get_id().as_str();
+            if matches.value_source(id) == Some(clap::parser::ValueSource::CommandLine) {
+                return Err(command.error(
+                    clap::error::ErrorKind::ArgumentConflict,
+                    format!(
+                        "--{} is a dashboard option and cannot be used with '{name}'",
+                        arg.get_long().unwrap_or(id)
+                    ),
+                ));
+            }
+        }
+    }
+    Cli::from_arg_matches(&matches).map_err(|e| e.format(&mut command))
 }
 
 /// Runs a parsed command line.
@@ -188,6 +215,21 @@ mod tests {
     #[test]
     fn command_line_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn global_flags_go_before_or_after_a_subcommand() {
+        let before = parse(["tidepool", "--readonly", "deposit", "p", "-d", "x"]).expect("parses");
+        assert!(before.global.readonly);
+        let after = parse(["tidepool", "deposit", "p", "-d", "x", "--readonly"]).expect("parses");
+        assert!(after.global.readonly);
+    }
+
+    #[test]
+    fn dashboard_flags_conflict_with_other_subcommands() {
+        let err = parse(["tidepool", "--demo", "version"]).unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::ArgumentConflict);
+        assert!(parse(["tidepool", "dashboard", "--demo"]).is_ok());
     }
 
     #[test]

@@ -29,8 +29,10 @@ impl Tmux {
         for (k, v) in env {
             envs.push_str(&format!(" {k}={v}"));
         }
+        // The exit status goes to a file: under load tmux can mark the pane dead
+        // (pty closed) before it reaps the child, and then never reports a status.
         let cmd = format!(
-            "{envs} {bin} --demo --demo-rate 50 --pools-dir {home}/pools --log-file {home}/tidepool.log"
+            "{envs} sh -c '{bin} --demo --demo-rate 50 --pools-dir {home}/pools --log-file {home}/tidepool.log; echo $? > {home}/exit-status'"
         );
         let t = Tmux { socket, dir };
         let out = t.tmux(&[
@@ -107,22 +109,17 @@ impl Tmux {
     }
 
     fn wait_dead(&self) -> i32 {
+        let status_file = self.dir.path().join("exit-status");
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
-            let out = self.tmux(&[
-                "display-message",
-                "-p",
-                "-t",
-                "e2e",
-                "#{pane_dead} #{pane_dead_status}",
-            ]);
-            let s = String::from_utf8_lossy(&out.stdout).trim().to_string();
-            if let Some(code) = s.strip_prefix("1 ") {
-                return code.parse().unwrap_or(-1);
+            if let Ok(text) = std::fs::read_to_string(&status_file) {
+                if text.ends_with('\n') {
+                    return text.trim().parse().unwrap_or(-1);
+                }
             }
             assert!(
                 Instant::now() < deadline,
-                "pane did not exit: {s}\n{}",
+                "console did not exit:\n{}",
                 self.screen(false)
             );
             std::thread::sleep(Duration::from_millis(50));

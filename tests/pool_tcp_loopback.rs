@@ -8,7 +8,6 @@ use std::time::Duration;
 use bytes::Bytes;
 use tidepool::engine::pool::{CreateOptions, Pools};
 use tidepool::engine::pool_tcp::codec::{Codec, Inbound, Mode, Outbound, GREETING};
-use tidepool::engine::pool_tcp::handle::RemoteTail;
 use tidepool::engine::pool_tcp::io::{serve, Client, ClientOptions, PoolUri, ServerConfig};
 use tidepool::engine::pool_tcp::protocol::{op, retort};
 use tidepool::engine::pool_tcp::{Error, Retort};
@@ -355,7 +354,7 @@ async fn remote_tail_reads_like_a_local_one() {
         for n in 0..3 {
             local.deposit(&protein(n), 1.0 + n as f64).unwrap();
         }
-        let mut tail = RemoteTail::spawn(
+        let mut tail = tidepool::engine::pool_tcp::handle::spawn_tail(
             s.uri("tcp", "t"),
             ClientOptions::default(),
             tidepool::engine::pool::io::From::Oldest,

@@ -18,7 +18,6 @@ use crate::cli::pool::Command;
 use crate::cli::Global;
 use crate::engine::pool::io::{From, TailItem};
 use crate::engine::pool::Entry;
-use crate::engine::pool_tcp::handle::RemoteTail;
 use crate::engine::pool_tcp::io::{is_uri, Client, ClientOptions, PoolUri};
 use crate::engine::pool_tcp::{self, Retort};
 use crate::engine::slaw::Slaw;
@@ -161,7 +160,7 @@ pub fn tail_stream(
     if is_uri(name) {
         let u = uri(name)?;
         need_pool(&u)?;
-        let t = RemoteTail::spawn(u, client_options(), from, cap, follow);
+        let t = crate::engine::pool_tcp::handle::spawn_tail(u, client_options(), from, cap, follow);
         Ok(t.map(move |i| (label.clone(), i)).boxed())
     } else {
         let t = crate::engine::pool::io::Tail::spawn(pools, name, from, cap, follow);

@@ -13,7 +13,6 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 use crate::engine::pool::{CreateOptions, Pools};
-use crate::engine::pool_tcp::handle::RemoteTail;
 use crate::engine::pool_tcp::io::{serve, Client, ClientOptions, PoolUri, ServerConfig};
 use crate::engine::slaw::{self, Protein, Slaw};
 use crate::error::Report;
@@ -203,7 +202,13 @@ async fn measure(s: &Setup, quick: bool, tls: bool) -> Result<Vec<Row>, Report> 
 
     // Await tail: a remote tail follows while one client deposits.
     let (uri, opts) = target(s, tls)?;
-    let mut tail = RemoteTail::spawn(uri, opts, crate::engine::pool::io::From::Next, 4096, true);
+    let mut tail = crate::engine::pool_tcp::handle::spawn_tail(
+        uri,
+        opts,
+        crate::engine::pool::io::From::Next,
+        4096,
+        true,
+    );
     let mut d = hose(s, tls).await?;
     let depositor = {
         let p = p.clone();

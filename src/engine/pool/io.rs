@@ -323,6 +323,22 @@ impl Drop for Tail {
 }
 
 impl Tail {
+    /// A tail fed by an already spawned task; the remote pool engine builds its
+    /// tails this way so local and remote tails are one type.
+    pub(crate) fn from_task(
+        pool: Arc<str>,
+        rx: mpsc::Receiver<TailItem>,
+        skipped: Arc<AtomicU64>,
+        task: tokio::task::JoinHandle<()>,
+    ) -> Tail {
+        Tail {
+            pool,
+            rx,
+            skipped,
+            task,
+        }
+    }
+
     /// Starts tailing `name` in `pools` from `from`, buffering at most `cap`
     /// items. Must be called inside a tokio runtime; never blocks.
     pub fn spawn(pools: &Pools, name: &str, from: From, cap: usize, follow: bool) -> Tail {

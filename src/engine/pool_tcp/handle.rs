@@ -5,21 +5,18 @@
 //! retried with backoff; the connection state is visible in the snapshot.
 
 use std::path::PathBuf;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures::Stream;
 use tokio::sync::{mpsc, watch};
 
 use super::io::{Client, ClientOptions, PoolUri};
 use super::protocol::retort::POOL_NO_SUCH_PROTEIN;
 use super::Retort;
 use crate::engine::pool::handle::{PoolSummary, Snapshot};
-use crate::engine::pool::io::{From, TailItem};
+use crate::engine::pool::io::{From, Tail, TailItem};
 use crate::engine::pool::Entry;
 use crate::engine::slaw::Slaw;
 use crate::net::transport::Backoff;
@@ -194,7 +191,7 @@ impl RemoteHandle {
     pub fn tail(&self, name: &str, from: From, cap: usize) -> RemoteTail {
         let mut uri = self.server.clone();
         uri.pool = name.to_string();
-        RemoteTail::spawn(uri, self.options.clone(), from, cap, true)
+        spawn_tail(uri, self.options.clone(), from, cap, true)
     }
 }
 
@@ -338,76 +335,31 @@ async fn worker(
     }
 }
 
-/// A tail of a remote pool: the same items, skip reports and methods as the
-/// local [`Tail`](crate::engine::pool::io::Tail). Reconnects with backoff and
+/// A tail of a remote pool: the local engine's tail type itself, so the
+/// console cannot tell the two apart. Reconnects with backoff and
 /// resumes from the next index.
-#[derive(Debug)]
-pub struct RemoteTail {
-    pool: Arc<str>,
-    rx: mpsc::Receiver<TailItem>,
-    skipped: Arc<AtomicU64>,
-    task: tokio::task::JoinHandle<()>,
-}
+pub type RemoteTail = Tail;
 
-impl Drop for RemoteTail {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-impl RemoteTail {
-    /// Starts tailing `uri` from `from`, buffering at most `cap` items.
-    pub fn spawn(
-        uri: PoolUri,
-        options: ClientOptions,
-        from: From,
-        cap: usize,
-        follow: bool,
-    ) -> RemoteTail {
-        let (tx, rx) = mpsc::channel(cap.max(1));
-        let skipped = Arc::new(AtomicU64::new(0));
-        let sk = skipped.clone();
-        let name: Arc<str> = Arc::from(uri.to_string());
-        let task = tokio::spawn(async move {
-            let done = tx.clone();
-            if let Err(e) = run_tail(uri, options, from, follow, tx, sk).await {
-                let _ = done.send(TailItem::Failed(e)).await;
-            }
-        });
-        RemoteTail {
-            pool: name,
-            rx,
-            skipped,
-            task,
+/// Starts tailing `uri` from `from`, buffering at most `cap` items. The tail is
+/// the local engine's [`Tail`] type, fed by a task speaking the pool protocol.
+pub fn spawn_tail(
+    uri: PoolUri,
+    options: ClientOptions,
+    from: From,
+    cap: usize,
+    follow: bool,
+) -> RemoteTail {
+    let (tx, rx) = mpsc::channel(cap.max(1));
+    let skipped = Arc::new(AtomicU64::new(0));
+    let sk = skipped.clone();
+    let name: Arc<str> = Arc::from(uri.to_string());
+    let task = tokio::spawn(async move {
+        let done = tx.clone();
+        if let Err(e) = run_tail(uri, options, from, follow, tx, sk).await {
+            let _ = done.send(TailItem::Failed(e)).await;
         }
-    }
-
-    /// The pool's URI.
-    pub fn pool(&self) -> &Arc<str> {
-        &self.pool
-    }
-
-    /// Total proteins skipped so far.
-    pub fn skipped(&self) -> u64 {
-        self.skipped.load(Ordering::Relaxed)
-    }
-
-    /// Next item; `None` when the tail ended.
-    pub async fn next(&mut self) -> Option<TailItem> {
-        self.rx.recv().await
-    }
-
-    /// Next item if one is ready.
-    pub fn try_next(&mut self) -> Option<TailItem> {
-        self.rx.try_recv().ok()
-    }
-}
-
-impl Stream for RemoteTail {
-    type Item = TailItem;
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<TailItem>> {
-        self.rx.poll_recv(cx)
-    }
+    });
+    Tail::from_task(name, rx, skipped, task)
 }
 
 /// Retorts that end a tail instead of being retried.

@@ -21,6 +21,7 @@ fn unquote(s: &str) -> &str {
 fn run_script(name: &str, body: &str) {
     let mut app: App = app_for(Theme::mono(), "", 100, 30);
     let mut sent: VecDeque<PoolCmd> = VecDeque::new();
+    let mut calls_sent: VecDeque<tidepool::tui::calls::CallsCmd> = VecDeque::new();
     for (n, line) in body.lines().enumerate() {
         let line = line.trim();
         if line.is_empty() || line.starts_with('#') {
@@ -29,6 +30,7 @@ fn run_script(name: &str, body: &str) {
         let ctx = format!("{name}:{}: {line}", n + 1);
         let (cmd, rest) = line.split_once(' ').unwrap_or((line, ""));
         sent.extend(app.outbox.drain(..));
+        calls_sent.extend(app.calls.outbox.drain(..));
         let screen = || text(&draw(&app));
         match cmd {
             "readonly" => app.settings.readonly = true,
@@ -52,6 +54,16 @@ fn run_script(name: &str, body: &str) {
                     .filter_map(|x| x.parse().ok())
                     .collect();
                 app.handle(AppEvent::Resize(v[0], v[1]));
+            }
+            "engine" if rest.starts_with("calls.") => {
+                app.handle(AppEvent::Calls(calls_event(&ctx, rest)));
+            }
+            "expect-call-cmd" => {
+                let got = calls_sent.pop_front().map(|c| c.describe());
+                assert_eq!(got.as_deref(), Some(rest.trim()), "{ctx}");
+            }
+            "expect-no-call-cmd" => {
+                assert!(calls_sent.is_empty(), "{ctx}: calls sent: {calls_sent:?}")
             }
             "engine" => {
                 let w: Vec<&str> = rest.split_whitespace().collect();
@@ -117,6 +129,79 @@ fn run_script(name: &str, body: &str) {
             "snapshot" => insta::assert_snapshot!(format!("script_{}", rest.trim()), screen()),
             other => panic!("{ctx}: unknown step {other}"),
         }
+    }
+}
+
+/// `calls.state T up|down TEXT`, `calls.answer T SEQ MS k=v…`,
+/// `calls.error T SEQ MS CODE TEXT…`, `calls.failure T SEQ MS TEXT` (`\n` for
+/// line breaks), `calls.timeout T SEQ`.
+fn calls_event(ctx: &str, rest: &str) -> tidepool::tui::calls::CallsEvent {
+    use tidepool::tui::calls::{CallsEvent, FailKind, Outcome};
+    use tidepool::tui::source::SourceState;
+    let w: Vec<&str> = rest.split_whitespace().collect();
+    let num = |i: usize| -> u64 {
+        w.get(i)
+            .and_then(|x| x.parse().ok())
+            .unwrap_or_else(|| panic!("{ctx}: number at {i}"))
+    };
+    let ms = |i: usize| -> Duration {
+        Duration::from_secs_f64(w.get(i).and_then(|x| x.parse::<f64>().ok()).unwrap_or(0.0) / 1e3)
+    };
+    let tail = |i: usize| {
+        w.get(i..)
+            .map(|t| t.join(" "))
+            .unwrap_or_default()
+            .replace("\\n", "\n")
+    };
+    let target = num(1) as usize;
+    match w.first().copied() {
+        Some("calls.state") => CallsEvent::State {
+            target,
+            state: match w.get(2).copied() {
+                Some("up") => SourceState::Up { tls: false },
+                _ => SourceState::Down { error: tail(3) },
+            },
+        },
+        Some("calls.answer") => CallsEvent::Finished {
+            target,
+            seq: num(2),
+            latency: ms(3),
+            outcome: Outcome::Answer(
+                w[4..]
+                    .iter()
+                    .filter_map(|kv| kv.split_once('='))
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+            ),
+        },
+        Some("calls.error") => CallsEvent::Finished {
+            target,
+            seq: num(2),
+            latency: ms(3),
+            outcome: Outcome::Remote {
+                code: w.get(4).unwrap_or(&"").to_string(),
+                description: tail(5),
+            },
+        },
+        Some("calls.failure") => CallsEvent::Finished {
+            target,
+            seq: num(2),
+            latency: ms(3),
+            outcome: Outcome::Remote {
+                code: "FAILURE".into(),
+                description: tail(4),
+            },
+        },
+        Some("calls.timeout") => CallsEvent::Finished {
+            target,
+            seq: num(2),
+            latency: Duration::ZERO,
+            outcome: Outcome::Failed {
+                kind: FailKind::Timeout,
+                text: "no answer within 10.0 s".into(),
+            },
+        },
+        _ => panic!("{ctx}: unknown calls event"),
     }
 }
 
@@ -206,6 +291,7 @@ async fn main_loop_draws_forwards_commands_and_quits() {
             &mut app,
             &mut input,
             &mut handle,
+            &mut tidepool::tui::calls::source::Link::none(),
             &mut logs,
             &stop,
             &opts,

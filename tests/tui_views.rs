@@ -67,6 +67,10 @@ fn create_error(app: &mut App) {
     app.overlay = Some(tidepool::tui::app::Overlay::Form(f));
 }
 
+fn no_targets(app: &mut App) {
+    app.calls = tidepool::tui::calls::Calls::default();
+}
+
 const STATES: &[(&str, &str, Setup)] = &[
     ("overview", "", none),
     ("overview_frozen", "f", none),
@@ -88,6 +92,13 @@ const STATES: &[(&str, &str, Setup)] = &[
     ("command_error", ": f r o b enter", none),
     ("hive", "3", none),
     ("calls", "4", none),
+    ("calls_commands", "4 l j j", none),
+    ("calls_history", "4 l l j j", none),
+    ("calls_detail", "4 l l j j enter", none),
+    ("calls_form", "4 l j j j j j j n 1 2 x tab", none),
+    ("calls_form_rpc", "4 j j l n tab", none),
+    ("calls_readonly", "4 l k G n", readonly),
+    ("calls_empty", "4", no_targets),
     ("groups", "5", none),
     ("log", "6", none),
     ("log_paused_filtered", "6 k / p o o l enter", none),
@@ -121,6 +132,7 @@ fn main_views_in_dark() {
                 | "detail_yaml"
                 | "hive"
                 | "calls"
+                | "calls_form"
                 | "groups"
                 | "log"
         )

@@ -67,6 +67,18 @@ pub struct Args {
     /// Tail cap in proteins per pool (default 5000).
     #[arg(long, value_name = "N")]
     pub tail_cap: Option<usize>,
+
+    /// An AMP target for the Calls view (repeatable; config: `[[targets]] kind = "amp"`).
+    #[arg(long = "amp", value_name = "HOST:PORT")]
+    pub amp_targets: Vec<String>,
+
+    /// A simpy.io RPC target for the Calls view (repeatable; config: `[[targets]] kind = "rpc"`).
+    #[arg(long = "rpc", value_name = "HOST:PORT")]
+    pub rpc_targets: Vec<String>,
+
+    /// AMP schema (TOML) for the --amp targets: command list and argument types.
+    #[arg(long, value_name = "FILE")]
+    pub amp_schema: Option<PathBuf>,
 }
 
 /// The headless subcommands to use when there is no terminal.
@@ -183,6 +195,26 @@ pub fn run(global: &Global, args: Args) -> Result<(), Report> {
     let rt = crate::cli::runtime()?;
     let result = rt.block_on(async {
         let (mut handle, end) = source::pools_channel();
+        // Calls view: AMP / simpy.io targets from config and flags, plus the
+        // in-process demo servers with --demo
+        let calls_shutdown = crate::net::shutdown::Shutdown::new();
+        let (mut specs, calls_warnings) = crate::tui::calls::source::specs(
+            &cfg.targets,
+            &args.amp_targets,
+            &args.rpc_targets,
+            args.amp_schema.as_deref(),
+        );
+        for w in &calls_warnings {
+            tracing::warn!("{w}");
+        }
+        if args.demo {
+            match crate::tui::calls::demo::start(&calls_shutdown).await {
+                Ok(demo) => specs.extend(demo),
+                Err(e) => tracing::warn!("calls demo: {e}"),
+            }
+        }
+        app.calls = crate::tui::calls::Calls::new(specs.iter().map(|s| s.info.clone()).collect());
+        let mut calls_link = crate::tui::calls::source::spawn(specs, &calls_shutdown);
         let depositor_stop = Arc::new(AtomicBool::new(false));
         let mut depositor = None;
         if args.demo {
@@ -237,6 +269,7 @@ pub fn run(global: &Global, args: Args) -> Result<(), Report> {
                 &mut app,
                 &mut input,
                 &mut handle,
+                &mut calls_link,
                 &mut logs,
                 &stop,
                 &opts,
@@ -252,6 +285,7 @@ pub fn run(global: &Global, args: Args) -> Result<(), Report> {
             }
         };
         let _ = term::restore();
+        calls_shutdown.trigger();
         depositor_stop.store(true, Ordering::Relaxed);
         if let Some(d) = depositor {
             let _ = d.join();

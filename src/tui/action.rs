@@ -26,6 +26,14 @@ pub enum Scope {
     Form,
     /// CONFIRM dialog.
     Confirm,
+    /// Calls view: the target list.
+    CallTargets,
+    /// Calls view: the command list.
+    CallCommands,
+    /// Calls view: the history.
+    CallHistory,
+    /// Calls view: the call form (FORM mode).
+    CallForm,
 }
 
 impl Scope {
@@ -43,6 +51,10 @@ impl Scope {
             Scope::Command => "command line",
             Scope::Form => "form",
             Scope::Confirm => "confirm",
+            Scope::CallTargets => "call targets",
+            Scope::CallCommands => "call commands",
+            Scope::CallHistory => "call history",
+            Scope::CallForm => "call form",
         }
     }
 }
@@ -150,6 +162,10 @@ actions! {
     ConfirmNo = "confirm.no", Confirm, false;
     ConfirmToggle = "confirm.toggle", Confirm, false;
     ConfirmActivate = "confirm.activate", Confirm, false;
+    CallNew = "calls.new", CallCommands, false;
+    CallRerun = "calls.rerun", CallHistory, false;
+    CallEdit = "calls.edit", CallHistory, false;
+    CallAbandon = "calls.abandon", CallHistory, false;
 }
 
 #[cfg(test)]

@@ -562,6 +562,8 @@ pub struct App {
     pub saved: Vec<(String, String)>,
     /// Draw timing.
     pub frame_stats: FrameStats,
+    /// Calls view (AMP and simpy.io targets, form, history).
+    pub calls: crate::tui::calls::Calls,
 }
 
 impl App {
@@ -617,6 +619,7 @@ impl App {
             debug_panic: false,
             saved: Vec::new(),
             frame_stats: FrameStats::default(),
+            calls: crate::tui::calls::Calls::default(),
         }
     }
 
@@ -626,7 +629,9 @@ impl App {
             Mode::Confirm
         } else if let Some(l) = &self.line {
             l.mode
-        } else if matches!(self.overlay, Some(Overlay::Form(_))) {
+        } else if matches!(self.overlay, Some(Overlay::Form(_)))
+            || (self.tab == Tab::Calls && self.overlay.is_none() && self.calls.is_editing())
+        {
             Mode::Form
         } else {
             Mode::Normal
@@ -642,6 +647,7 @@ impl App {
                 PoolsFocus::Tail => Scope::Tail,
             }),
             Tab::Log => Some(Scope::Log),
+            Tab::Calls => Some(self.calls_scope()),
             _ => None,
         };
         view.into_iter().chain([Scope::Global]).collect()
@@ -665,6 +671,10 @@ impl App {
             Some(Overlay::Detail(_)) => return vec![Scope::Detail],
             None => {}
         }
+        if self.tab == Tab::Calls && self.calls.is_editing() {
+            // the form takes every key but Ctrl-c's double press
+            return vec![Scope::CallForm];
+        }
         let view = match self.tab {
             Tab::Overview => Some(Scope::Overview),
             Tab::Pools => Some(match self.pools.focus {
@@ -672,9 +682,23 @@ impl App {
                 PoolsFocus::Tail => Scope::Tail,
             }),
             Tab::Log => Some(Scope::Log),
+            Tab::Calls => Some(self.calls_scope()),
             _ => None,
         };
         view.into_iter().chain([Scope::Global]).collect()
+    }
+
+    /// The Calls view's scope: the form while it is open, else the focused pane.
+    fn calls_scope(&self) -> Scope {
+        use crate::tui::calls::Focus;
+        if self.calls.is_editing() {
+            return Scope::CallForm;
+        }
+        match self.calls.focus {
+            Focus::Targets => Scope::CallTargets,
+            Focus::Commands => Scope::CallCommands,
+            Focus::History => Scope::CallHistory,
+        }
     }
 
     /// Number of pending writes (in flight + forms with unsent edits).
@@ -689,6 +713,7 @@ impl App {
                 v.push(format!("{} form (unsent)", f.title()));
             }
         }
+        v.extend(self.calls.pending_writes());
         v
     }
 
@@ -730,6 +755,12 @@ impl App {
                 }
             }
             AppEvent::Log(line) => self.on_log(line),
+            AppEvent::Calls(ev) => {
+                self.calls.on_event(ev, self.now);
+                if self.tab == Tab::Calls || self.tab == Tab::Overview {
+                    self.dirty = true;
+                }
+            }
             AppEvent::Click(x, y) => self.on_click(x, y),
         }
     }
@@ -763,6 +794,7 @@ impl App {
                 .or_default()
                 .sample_total(total);
         }
+        self.calls.on_tick();
         let sum: u64 = self.pools.rates.values().map(Spark::current).sum();
         self.pool_rate.push(sum);
         if let Some(s) = &self.status {
@@ -879,6 +911,9 @@ impl App {
     }
 
     fn on_paste(&mut self, text: &str) {
+        if self.line.is_none() && self.overlay.is_none() && crate::tui::calls::paste(self, text) {
+            return;
+        }
         let clean: String = text.chars().filter(|c| !c.is_control()).collect();
         let input = if let Some(l) = &mut self.line {
             Some(&mut l.input)
@@ -961,6 +996,8 @@ impl App {
                     f.result = None;
                 }
             }
+        } else if self.tab == Tab::Calls && self.calls.is_editing() {
+            crate::tui::calls::text_input(self, req);
         }
     }
 
@@ -1008,6 +1045,13 @@ impl App {
         if action.is_write() && self.settings.readonly {
             let what = action.name().split('.').nth(1).unwrap_or("write");
             self.error(format!("read-only: {what} disabled"));
+            return;
+        }
+        if self.overlay.is_none()
+            && self.confirm.is_none()
+            && self.line.is_none()
+            && crate::tui::calls::update(self, action)
+        {
             return;
         }
         match action {
@@ -1164,6 +1208,9 @@ impl App {
                         self.overlay = None;
                     }
                 }
+            }
+            Action::CallNew | Action::CallRerun | Action::CallEdit | Action::CallAbandon => {
+                self.info("calls: open the Calls tab (4)")
             }
             Action::ConfirmYes => self.confirm_answer(true),
             Action::ConfirmNo => self.confirm_answer(false),

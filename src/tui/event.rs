@@ -25,6 +25,8 @@ pub enum AppEvent {
     Log(LogLine),
     /// A left click at (column, row), with `--mouse`.
     Click(u16, u16),
+    /// An event from the Calls view's bridge (AMP / simpy.io targets).
+    Calls(crate::tui::calls::CallsEvent),
 }
 
 /// Log levels, lowest first.

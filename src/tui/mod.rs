@@ -8,6 +8,7 @@
 
 pub mod action;
 pub mod app;
+pub mod calls;
 pub mod command;
 pub mod config;
 pub mod demo;
@@ -101,6 +102,16 @@ fn flush_outbox(app: &mut App, pools: &PoolsHandle) {
     }
 }
 
+/// Sends the Calls view's queued requests to their targets' bridges.
+fn flush_calls(app: &mut App, calls: &calls::source::Link) {
+    for cmd in std::mem::take(&mut app.calls.outbox) {
+        if let Err(e) = calls.send(cmd) {
+            tracing::warn!("{e}");
+            app.error(e);
+        }
+    }
+}
+
 fn save_requests(app: &mut App, dir: &std::path::Path) {
     for (name, yaml) in std::mem::take(&mut app.saved) {
         let path = dir.join(&name);
@@ -114,11 +125,13 @@ fn save_requests(app: &mut App, dir: &std::path::Path) {
 /// The main loop: input, engine events, counters and a 1 Hz tick feed `App`; it
 /// draws only when something changed and at most `fps` times a second. Generic over
 /// the backend and the input stream so tests and the benchmark drive it headless.
+#[allow(clippy::too_many_arguments)]
 pub async fn run_loop<B, S>(
     terminal: &mut Terminal<B>,
     app: &mut App,
     input: &mut S,
     pools: &mut PoolsHandle,
+    calls: &mut calls::source::Link,
     logs: &mut mpsc::Receiver<LogLine>,
     stop: &CancellationToken,
     opts: &LoopOpts,
@@ -134,6 +147,7 @@ where
     let mut input_open = true;
     let mut logs_open = true;
     let mut pools_open = true;
+    let mut calls_open = !calls.targets.is_empty();
     app.dirty = true;
     loop {
         app.now = unix_now();
@@ -194,6 +208,10 @@ where
                     app.handle(AppEvent::PoolStats(s));
                 }
             },
+            ev = calls.events.recv(), if calls_open => match ev {
+                Some(ev) => app.handle(AppEvent::Calls(ev)),
+                None => calls_open = false,
+            },
             line = logs.recv(), if logs_open => match line {
                 Some(l) => app.handle(AppEvent::Log(l)),
                 None => logs_open = false,
@@ -214,10 +232,18 @@ where
             }
             n += 1;
         }
+        while n < DRAIN_MAX {
+            match calls.events.try_recv() {
+                Ok(ev) => app.handle(AppEvent::Calls(ev)),
+                Err(_) => break,
+            }
+            n += 1;
+        }
         while let Ok(l) = logs.try_recv() {
             app.handle(AppEvent::Log(l));
         }
         flush_outbox(app, pools);
+        flush_calls(app, calls);
         save_requests(app, &opts.save_dir);
         if app.quit {
             return Ok(LoopEnd::Quit);

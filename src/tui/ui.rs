@@ -133,7 +133,17 @@ pub fn engines_up(app: &App) -> (usize, usize) {
         app.pool_stats.state,
         SourceState::Local | SourceState::Up { .. }
     );
-    (usize::from(up), 1)
+    // AMP and simpy.io count as one engine each once a target is configured;
+    // up when every target of it is
+    let (mut up, mut total) = (usize::from(up), 1);
+    for kind in [crate::tui::calls::Kind::Amp, crate::tui::calls::Kind::Rpc] {
+        let t = app.calls.totals(kind);
+        if t.configured > 0 {
+            total += 1;
+            up += usize::from(t.up == t.configured);
+        }
+    }
+    (up, total)
 }
 
 fn draw_header(f: &mut Frame, area: Rect, app: &App) {

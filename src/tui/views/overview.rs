@@ -66,10 +66,14 @@ fn cards(app: &App) -> Vec<Card> {
     }];
     for (name, what) in [
         ("Hive", "ops/s"),
-        ("AMP", "calls/s"),
-        ("simpy.io RPC", "calls/s"),
+        ("AMP", ""),
+        ("simpy.io RPC", ""),
         ("Groups", "events/s"),
     ] {
+        if name == "AMP" || name == "simpy.io RPC" {
+            v.push(calls_card(app, name));
+            continue;
+        }
         let (b, st, _) = badge(&SourceState::Off, &app.theme);
         v.push(Card {
             name,
@@ -81,6 +85,53 @@ fn cards(app: &App) -> Vec<Card> {
         });
     }
     v
+}
+
+/// The AMP or simpy.io card: targets up, calls/s and p50 latency, totals.
+fn calls_card(app: &App, name: &'static str) -> Card {
+    let kind = if name == "AMP" {
+        crate::tui::calls::Kind::Amp
+    } else {
+        crate::tui::calls::Kind::Rpc
+    };
+    let t = app.calls.totals(kind);
+    let r = &app.theme.roles;
+    let (badge_text, style) = if t.configured == 0 {
+        ("– off  no targets configured".to_string(), r.badge_off)
+    } else if t.up == t.configured {
+        (
+            format!("● up  {}/{} targets", t.up, t.configured),
+            r.badge_up,
+        )
+    } else if t.up > 0 || t.last_error.is_none() {
+        (
+            format!("↻ {}/{} targets up", t.up, t.configured),
+            r.badge_retry,
+        )
+    } else {
+        (
+            format!("✕ down  0/{} targets up", t.configured),
+            r.badge_down,
+        )
+    };
+    let p50 = t
+        .p50_ms
+        .map(|m| format!("  p50 {} ms", crate::tui::views::calls::ms3(m)))
+        .unwrap_or_default();
+    Card {
+        name,
+        badge: (badge_text, style),
+        rate: format!("{}/s calls{p50}", si(t.rate.current() as f64)),
+        counters: format!(
+            "total {}  ok {}  errors {}  failed {}",
+            si(t.calls as f64),
+            si(t.ok as f64),
+            t.errors,
+            t.failures
+        ),
+        spark: (t.configured > 0).then_some(t.rate),
+        error: t.last_error,
+    }
 }
 
 /// Draws the Overview.

@@ -270,3 +270,26 @@ fn tmux_panic_restores_the_terminal() {
     let s = t.wait_for("the console panicked");
     assert!(s.contains("requested with :debug panic"), "{s}");
 }
+
+#[test]
+fn tmux_calls_demo_scenario() {
+    let Some(t) = Tmux::start("calls", &[]) else {
+        return;
+    };
+    t.wait_for("Groups");
+    t.keys(&["4"]);
+    // the --demo AMP and simpy.io servers are up and background calls land
+    t.wait_for("demo-amp");
+    t.wait_for("● up");
+    t.wait_for("history (");
+    // call Echo on demo-amp from the form and see the answer in the history
+    t.keys(&["l", "j", "j", "j", "n"]);
+    t.wait_for("call Echo");
+    t.literal("e2e-echo");
+    t.keys(&["C-s"]);
+    t.wait_for("text=e2e-echo");
+    t.keys(&["Escape"]);
+    t.wait_gone("call Echo");
+    t.keys(&["q"]);
+    assert_eq!(t.wait_dead(), 0);
+}

@@ -99,6 +99,7 @@ const STATES: &[(&str, &str, Setup)] = &[
     ("calls_form_rpc", "4 j j l n tab", none),
     ("calls_readonly", "4 l k G n", readonly),
     ("calls_empty", "4", no_targets),
+    ("calls_help", "4 l ?", none),
     ("groups", "5", none),
     ("log", "6", none),
     ("log_paused_filtered", "6 k / p o o l enter", none),

@@ -690,7 +690,7 @@ const DEFAULT: &[(Scope, &str, Action, &str, &str)] = &[
     ),
     (
         Scope::CallForm,
-        "tab|down",
+        "tab|down|enter",
         Action::FormNext,
         "next field",
         "next",
@@ -704,7 +704,7 @@ const DEFAULT: &[(Scope, &str, Action, &str, &str)] = &[
     ),
     (
         Scope::CallForm,
-        "ctrl-s|enter",
+        "ctrl-s",
         Action::FormSend,
         "send (when every field is valid)",
         "send",

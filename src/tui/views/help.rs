@@ -26,6 +26,18 @@ pub fn lines(app: &App) -> Vec<Line<'static>> {
             }
         }
     }
+    if app.tab == crate::tui::app::Tab::Calls {
+        for s in [
+            Scope::CallTargets,
+            Scope::CallCommands,
+            Scope::CallHistory,
+            Scope::CallForm,
+        ] {
+            if !scopes.contains(&s) {
+                scopes.push(s);
+            }
+        }
+    }
     scopes.extend([
         Scope::Global,
         Scope::Filter,

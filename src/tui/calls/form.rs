@@ -373,6 +373,31 @@ mod tests {
         assert_eq!(build(&cmd, &["".into()]).map(|_| ()).unwrap_err().0, 0);
     }
 
+    proptest::proptest! {
+        #[test]
+        fn any_text_in_any_field_never_panics(texts in proptest::collection::vec(".{0,80}", 0..4)) {
+            let kinds = [
+                FieldKind::Amp(ArgType::Integer),
+                FieldKind::Amp(ArgType::Float),
+                FieldKind::Amp(ArgType::DateTime),
+                FieldKind::Amp(ArgType::AmpList(vec![Field::new("n", ArgType::Unicode)])),
+                FieldKind::AmpCommand,
+                FieldKind::AmpPairs,
+                FieldKind::RpcPath,
+                FieldKind::RpcArgs,
+                FieldKind::RpcKwargs,
+            ];
+            for t in &texts {
+                for k in &kinds {
+                    let _ = check(k, false, t);
+                }
+            }
+            let _ = build(&sum(), &texts);
+            let _ = build(&CommandInfo::AmpRaw, &texts);
+            let _ = build(&CommandInfo::Rpc { path: String::new(), readonly_safe: false }, &texts);
+        }
+    }
+
     #[test]
     fn garbage_never_panics() {
         let kinds = [

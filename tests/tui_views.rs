@@ -67,6 +67,15 @@ fn create_error(app: &mut App) {
     app.overlay = Some(tidepool::tui::app::Overlay::Form(f));
 }
 
+fn watching(app: &mut App) {
+    keys(app, "4 l l j w");
+    if let Some(w) = &mut app.calls.watch {
+        w.latencies = (0..40u64).map(|i| 800 + (i * 37 % 11) * 90).collect();
+        w.seqs = (300..340).collect();
+        w.misses = 1;
+    }
+}
+
 fn no_targets(app: &mut App) {
     app.calls = tidepool::tui::calls::Calls::default();
 }
@@ -100,6 +109,7 @@ const STATES: &[(&str, &str, Setup)] = &[
     ("calls_readonly", "4 l k G n", readonly),
     ("calls_empty", "4", no_targets),
     ("calls_help", "4 l ?", none),
+    ("calls_watch", "", watching),
     ("groups", "5", none),
     ("log", "6", none),
     ("log_paused_filtered", "6 k / p o o l enter", none),

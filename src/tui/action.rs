@@ -166,6 +166,7 @@ actions! {
     CallRerun = "calls.rerun", CallHistory, false;
     CallEdit = "calls.edit", CallHistory, false;
     CallAbandon = "calls.abandon", CallHistory, false;
+    CallWatch = "calls.watch", CallHistory, false;
 }
 
 #[cfg(test)]

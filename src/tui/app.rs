@@ -794,7 +794,7 @@ impl App {
                 .or_default()
                 .sample_total(total);
         }
-        self.calls.on_tick();
+        self.calls.on_tick(self.now);
         let sum: u64 = self.pools.rates.values().map(Spark::current).sum();
         self.pool_rate.push(sum);
         if let Some(s) = &self.status {
@@ -1209,9 +1209,11 @@ impl App {
                     }
                 }
             }
-            Action::CallNew | Action::CallRerun | Action::CallEdit | Action::CallAbandon => {
-                self.info("calls: open the Calls tab (4)")
-            }
+            Action::CallNew
+            | Action::CallRerun
+            | Action::CallEdit
+            | Action::CallAbandon
+            | Action::CallWatch => self.info("calls: open the Calls tab (4)"),
             Action::ConfirmYes => self.confirm_answer(true),
             Action::ConfirmNo => self.confirm_answer(false),
             Action::ConfirmToggle => {

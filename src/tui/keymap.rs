@@ -669,6 +669,13 @@ const DEFAULT: &[(Scope, &str, Action, &str, &str)] = &[
     ),
     (
         Scope::CallHistory,
+        "w",
+        Action::CallWatch,
+        "watch: repeat the call every 2 s (again: stop)",
+        "watch",
+    ),
+    (
+        Scope::CallHistory,
         "x",
         Action::CallAbandon,
         "abandon a pending call",

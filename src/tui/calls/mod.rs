@@ -432,7 +432,35 @@ pub struct Calls {
     pub outbox: Vec<CallsCmd>,
     /// Why there are no targets (shown in the empty state).
     pub note: String,
+    /// A call repeated every few seconds (`w` in the history).
+    pub watch: Option<Watch>,
 }
+
+/// Watch mode: one call repeated on the tick, with its latency history.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Watch {
+    /// Target index.
+    pub target: usize,
+    /// Command index in the target's list.
+    pub command_index: usize,
+    /// Command name (display).
+    pub command: String,
+    /// Form texts the call is rebuilt from.
+    pub values: Vec<String>,
+    /// Seconds between calls.
+    pub every: f64,
+    /// When the last call went out.
+    pub last: f64,
+    /// Calls made by the watch.
+    pub seqs: VecDeque<u64>,
+    /// Latencies of the watched calls in µs, oldest first (sparkline).
+    pub latencies: VecDeque<u64>,
+    /// Calls that got no reply.
+    pub misses: u64,
+}
+
+/// Seconds between watched calls.
+pub const WATCH_EVERY: f64 = 2.0;
 
 impl Calls {
     /// A view over `targets`.
@@ -603,6 +631,17 @@ impl Calls {
                 if !matches!(outcome, Outcome::Failed { .. }) {
                     row.latency_ms = Some(ms);
                 }
+                if let Some(w) = &mut self.watch {
+                    if w.target == target && w.seqs.contains(&seq) {
+                        match row.latency_ms {
+                            Some(m) => w.latencies.push_back((m * 1e3) as u64),
+                            None => w.misses += 1,
+                        }
+                        while w.latencies.len() > crate::tui::app::SPARK_LEN {
+                            w.latencies.pop_front();
+                        }
+                    }
+                }
                 if let Some(s) = st {
                     s.pending = s.pending.saturating_sub(1);
                     match status {
@@ -622,9 +661,42 @@ impl Calls {
     }
 
     /// The 1 Hz tick: calls/s samples.
-    pub fn on_tick(&mut self) {
+    pub fn on_tick(&mut self, now: f64) {
         for s in &mut self.state {
             s.rate.sample_total(s.calls);
+        }
+        let Some(w) = &self.watch else { return };
+        if now - w.last < w.every - 0.01 {
+            return;
+        }
+        let (target, index, values) = (w.target, w.command_index, w.values.clone());
+        let Some(cmd) = self
+            .targets
+            .get(target)
+            .and_then(|t| t.commands.get(index))
+            .cloned()
+        else {
+            self.watch = None;
+            return;
+        };
+        let Ok(request) = form::build(&cmd, &values) else {
+            self.watch = None;
+            return;
+        };
+        let keep = self.sel_history;
+        let seq = self.start(now, target, Some(index), request, values, &cmd);
+        // a watch must not yank the selection away from a row being read
+        self.sel_history = if keep == 0 {
+            0
+        } else {
+            (keep + 1).min(self.history.len().saturating_sub(1))
+        };
+        if let Some(w) = &mut self.watch {
+            w.last = now;
+            w.seqs.push_back(seq);
+            while w.seqs.len() > 64 {
+                w.seqs.pop_front();
+            }
         }
     }
 }
@@ -832,6 +904,7 @@ pub fn update(app: &mut App, action: Action) -> bool {
             }
         }
         Action::CallAbandon => abandon(app),
+        Action::CallWatch => toggle_watch(app),
         Action::Follow => {
             c.sel_history = 0;
             app.info("history: newest first");
@@ -974,46 +1047,63 @@ fn start_call(
     values: Vec<String>,
     cmd: &CommandInfo,
 ) -> u64 {
-    let c = &mut app.calls;
-    let seq = c.next_seq;
-    c.next_seq += 1;
-    let no_answer = matches!(
-        cmd,
-        CommandInfo::Amp {
-            requires_answer: false,
-            ..
-        }
-    );
-    c.push_row(CallRow {
-        seq,
-        target,
-        at: app.now,
-        command: sanitize(&request.name()),
-        request: clean_pairs(request.shown()),
-        status: Status::Pending,
-        latency_ms: None,
-        summary: if no_answer {
-            "sending (no answer requested)".into()
-        } else {
-            String::new()
-        },
-        reply: Vec::new(),
-        values,
-        command_index,
-        is_write: !cmd.readonly_safe(),
-    });
-    c.sel_history = 0;
-    if let Some(s) = c.state.get_mut(target) {
-        s.calls += 1;
-        s.pending += 1;
-    }
-    c.outbox.push(CallsCmd::Call {
-        target,
-        seq,
-        request,
-    });
+    let now = app.now;
     app.dirty = true;
-    seq
+    app.calls
+        .start(now, target, command_index, request, values, cmd)
+}
+
+impl Calls {
+    /// Records a pending row and queues the call; returns its number.
+    fn start(
+        &mut self,
+        now: f64,
+        target: usize,
+        command_index: Option<usize>,
+        request: Request,
+        values: Vec<String>,
+        cmd: &CommandInfo,
+    ) -> u64 {
+        let c = self;
+        let seq = c.next_seq;
+        c.next_seq += 1;
+        let no_answer = matches!(
+            cmd,
+            CommandInfo::Amp {
+                requires_answer: false,
+                ..
+            }
+        );
+        c.push_row(CallRow {
+            seq,
+            target,
+            at: now,
+            command: sanitize(&request.name()),
+            request: clean_pairs(request.shown()),
+            status: Status::Pending,
+            latency_ms: None,
+            summary: if no_answer {
+                "sending (no answer requested)".into()
+            } else {
+                String::new()
+            },
+            reply: Vec::new(),
+            values,
+            command_index,
+            is_write: !cmd.readonly_safe(),
+        });
+        c.sel_history = 0;
+        if let Some(s) = c.state.get_mut(target) {
+            s.calls += 1;
+            s.pending += 1;
+        }
+        c.outbox.push(CallsCmd::Call {
+            target,
+            seq,
+            request,
+        });
+        seq
+    }
 }
 
 fn row_command(app: &App, row: &CallRow) -> Option<CommandInfo> {
@@ -1054,6 +1144,45 @@ fn edit_row(app: &mut App, row: &CallRow) {
         return;
     };
     open_form(app, Some((row.target, index, row.values.clone())));
+}
+
+fn toggle_watch(app: &mut App) {
+    if let Some(w) = app.calls.watch.take() {
+        app.info(format!("stopped watching {}", w.command));
+        return;
+    }
+    let Some(row) = app.calls.selected_row().cloned() else {
+        app.info("no call selected");
+        return;
+    };
+    let (Some(index), Some(cmd)) = (row.command_index, row_command(app, &row)) else {
+        app.error(format!("{}: not in the target's command list", row.command));
+        return;
+    };
+    if let Some(why) = refused(app, &cmd) {
+        app.error(why);
+        return;
+    }
+    if let Err((_, e)) = form::build(&cmd, &row.values) {
+        app.error(e);
+        return;
+    }
+    app.calls.watch = Some(Watch {
+        target: row.target,
+        command_index: index,
+        command: row.command.clone(),
+        values: row.values.clone(),
+        every: WATCH_EVERY,
+        // the first call goes out on the next tick
+        last: f64::NEG_INFINITY,
+        seqs: VecDeque::new(),
+        latencies: VecDeque::new(),
+        misses: 0,
+    });
+    app.info(format!(
+        "watching {} every {WATCH_EVERY:.0} s (w stops)",
+        row.command
+    ));
 }
 
 fn abandon(app: &mut App) {

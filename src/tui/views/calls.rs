@@ -84,6 +84,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     draw_commands(f, commands, app);
     let form_h = match &c.form {
         Some(form) => (form.fields.len() as u16 * 2 + 4).min(right.height.saturating_sub(5)),
+        None if c.watch.is_some() => 11.min(right.height / 2),
         None => 7.min(right.height / 2),
     };
     let [top, bottom] =
@@ -288,6 +289,65 @@ fn field_lines(cmd: &CommandInfo, app: &App) -> Vec<Line<'static>> {
     v
 }
 
+/// Watch mode: what is repeated, latency figures and a sparkline.
+fn watch_lines(app: &App, w: usize) -> Vec<Line<'static>> {
+    let r = &app.theme.roles;
+    let Some(watch) = &app.calls.watch else {
+        return Vec::new();
+    };
+    let target = app
+        .calls
+        .targets
+        .get(watch.target)
+        .map(|t| sanitize(&t.name))
+        .unwrap_or_default();
+    let ms = |us: u64| ms3(us as f64 / 1e3);
+    let last = watch
+        .latencies
+        .back()
+        .map(|u| ms(*u))
+        .unwrap_or_else(|| "-".into());
+    let p50 = crate::tui::calls::median(watch.latencies.iter().map(|u| *u as f64))
+        .map(|u| ms(u as u64))
+        .unwrap_or_else(|| "-".into());
+    let max = watch
+        .latencies
+        .iter()
+        .max()
+        .map(|u| ms(*u))
+        .unwrap_or_else(|| "-".into());
+    vec![
+        Line::from(vec![
+            Span::styled(" WATCH ", r.paused),
+            Span::styled(
+                truncate(
+                    &format!(
+                        " {} → {target} every {:.0} s  (w stops)",
+                        watch.command, watch.every
+                    ),
+                    w.saturating_sub(7),
+                ),
+                r.title,
+            ),
+        ]),
+        Line::styled(
+            truncate(
+                &format!(
+                    "last {last} ms  p50 {p50} ms  max {max} ms  calls {}  no reply {}",
+                    watch.seqs.len(),
+                    watch.misses
+                ),
+                w,
+            ),
+            r.base,
+        ),
+        Line::styled(
+            crate::tui::widgets::rate_spark::line(watch.latencies.iter(), w.min(60)),
+            r.spark,
+        ),
+    ]
+}
+
 fn draw_form(f: &mut Frame, area: Rect, app: &App) {
     let c = &app.calls;
     let r = &app.theme.roles;
@@ -300,10 +360,11 @@ fn draw_form(f: &mut Frame, area: Rect, app: &App) {
         );
         let inner = b.inner(area);
         f.render_widget(b, area);
-        let mut lines = match c.command() {
-            Some(cmd) => field_lines(cmd, app),
-            None => vec![Line::styled("no commands known for this target", r.muted)],
-        };
+        let mut lines = watch_lines(app, inner.width as usize);
+        match c.command() {
+            Some(cmd) => lines.extend(field_lines(cmd, app)),
+            None => lines.push(Line::styled("no commands known for this target", r.muted)),
+        }
         lines.push(Line::styled(
             "n or Enter on a command opens the form",
             r.muted,

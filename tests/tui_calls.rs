@@ -239,3 +239,89 @@ fn peer_text_never_reaches_the_screen_raw() {
         assert!(text(&buf).contains("\\x1b]0;pwned\\x07"), "{}", text(&buf));
     }
 }
+
+fn test_pki() -> (
+    std::sync::Arc<rustls::ServerConfig>,
+    std::sync::Arc<rustls::ClientConfig>,
+) {
+    let ca_key = rcgen::KeyPair::generate().expect("key");
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let ca = ca_params.self_signed(&ca_key).expect("ca");
+    let issuer = rcgen::Issuer::new(ca_params, ca_key);
+    let key = rcgen::KeyPair::generate().expect("key");
+    let params = rcgen::CertificateParams::new(vec!["localhost".to_string()]).expect("params");
+    let cert = params.signed_by(&key, &issuer).expect("cert");
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(ca.der().clone()).expect("root");
+    let server = tidepool::net::tls::server_config_from_der(
+        vec![cert.der().clone()],
+        rustls::pki_types::PrivateKeyDer::try_from(key.serialize_der()).expect("der"),
+        None,
+    )
+    .expect("server config");
+    let client = tidepool::net::tls::client_config_from_roots(roots).expect("client config");
+    (server, client)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn amp_target_over_tls_shows_tls_and_answers() {
+    use std::sync::Arc;
+    use tidepool::engine::amp::catalog::Catalog;
+    use tidepool::engine::amp::io as amp_io;
+    use tidepool::engine::amp::responder::Canned;
+    use tidepool::net::transport::Listener;
+    let (server_tls, client_tls) = test_pki();
+    let shutdown = Shutdown::new();
+    let catalog = Catalog::from_toml(calls::demo::INTEROP_SCHEMA, "interop").expect("schema");
+    let listener = Listener::bind_tcp(std::net::SocketAddr::from(([127, 0, 0, 1], 0)))
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr").to_string();
+    let mut server_opts = tidepool::net::server::Options::new("amp");
+    server_opts.tls = Some(server_tls);
+    tokio::spawn(amp_io::serve(
+        listener,
+        shutdown.child(),
+        server_opts,
+        Arc::new(Canned::new(catalog.clone())),
+        amp_io::Options::default(),
+        Arc::new(amp_io::Counters::default()),
+    ));
+    let mut spec = source::spec(
+        "amp",
+        &addr,
+        Some("secure".into()),
+        catalog,
+        &[],
+        calls::DEFAULT_TIMEOUT,
+    )
+    .expect("spec");
+    spec.tls = Some((client_tls, "localhost".into()));
+    spec.info.tls = true;
+    let mut app = demo_app(std::slice::from_ref(&spec));
+    let mut link = source::spawn(vec![spec], &shutdown);
+    let up = pump(&mut app, &mut link, 10, |a| {
+        matches!(
+            a.calls.state[0].state,
+            tidepool::tui::source::SourceState::Up { tls: true }
+        )
+    })
+    .await;
+    assert!(up, "{:?}", app.calls.state);
+    keys(&mut app, "4 l j j j n");
+    app.handle(AppEvent::Paste("over tls".into()));
+    keys(&mut app, "ctrl-s esc");
+    pump(&mut app, &mut link, 10, |a| {
+        a.calls
+            .history
+            .front()
+            .is_some_and(|r| r.status != Status::Pending)
+    })
+    .await;
+    let row = app.calls.history.front().cloned().expect("row");
+    assert_eq!(row.summary, "text=over tls", "{row:?}");
+    let screen = text(&draw(&app));
+    assert!(screen.contains("● up TLS"), "{screen}");
+    shutdown.trigger();
+}

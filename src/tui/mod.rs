@@ -105,8 +105,24 @@ fn flush_outbox(app: &mut App, pools: &PoolsHandle) {
 /// Sends the Calls view's queued requests to their targets' bridges.
 fn flush_calls(app: &mut App, calls: &calls::source::Link) {
     for cmd in std::mem::take(&mut app.calls.outbox) {
+        let call = match &cmd {
+            calls::CallsCmd::Call { target, seq, .. } => Some((*target, *seq)),
+            calls::CallsCmd::Abandon { .. } => None,
+        };
         if let Err(e) = calls.send(cmd) {
             tracing::warn!("{e}");
+            // the row must not wait for a reply that cannot come
+            if let Some((target, seq)) = call {
+                app.handle(AppEvent::Calls(calls::CallsEvent::Finished {
+                    target,
+                    seq,
+                    latency: Duration::ZERO,
+                    outcome: calls::Outcome::Failed {
+                        kind: calls::FailKind::Other,
+                        text: e.clone(),
+                    },
+                }));
+            }
             app.error(e);
         }
     }

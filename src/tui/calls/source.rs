@@ -78,6 +78,8 @@ pub struct Spec {
     pub catalog: Catalog,
     /// Send a little background traffic (`--demo`).
     pub demo_traffic: bool,
+    /// TLS from the start: client config and the name the certificate must carry.
+    pub tls: Option<(Arc<rustls::ClientConfig>, String)>,
 }
 
 /// `[[targets]]` entries of the console config.
@@ -94,6 +96,15 @@ struct TargetConfig {
     timeout_secs: Option<f64>,
     #[serde(default)]
     methods: Vec<MethodConfig>,
+    /// TLS from the start.
+    #[serde(default)]
+    tls: bool,
+    /// CA file to trust instead of the system roots.
+    #[serde(default)]
+    ca: Option<std::path::PathBuf>,
+    /// Name the server certificate must carry (default: the host).
+    #[serde(default)]
+    server_name: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -156,6 +167,24 @@ pub fn specs(
             .map(|m| (m.path.clone(), m.readonly_safe))
             .collect();
         match spec(&cfg.kind, &cfg.addr, cfg.name, catalog, &methods, timeout) {
+            Ok(mut s) if cfg.tls => {
+                let trust = match &cfg.ca {
+                    Some(ca) => crate::net::tls::Trust::CaFile(ca.clone()),
+                    None => crate::net::tls::Trust::System,
+                };
+                match crate::net::tls::client_config(&trust, None) {
+                    Ok(c) => {
+                        let name = cfg
+                            .server_name
+                            .clone()
+                            .unwrap_or_else(|| s.target.server_name().to_string());
+                        s.info.tls = true;
+                        s.tls = Some((c, name));
+                        out.push(s);
+                    }
+                    Err(e) => warnings.push(format!("target {:?}: tls: {e}", cfg.addr)),
+                }
+            }
             Ok(s) => out.push(s),
             Err(e) => warnings.push(e),
         }
@@ -220,6 +249,7 @@ pub fn spec(
         target,
         catalog,
         demo_traffic: false,
+        tls: None,
     })
 }
 
@@ -447,11 +477,11 @@ async fn run_amp(spec: Spec, mut rx: mpsc::Receiver<CallsCmd>, out: Out) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         out.state(SourceState::Connecting);
-        let mut h = AmpHandle::spawn(
-            spec.target.clone(),
-            spec.catalog.clone(),
-            HandleOptions::default(),
-        );
+        let opts = HandleOptions {
+            tls: spec.tls.clone(),
+            ..HandleOptions::default()
+        };
+        let mut h = AmpHandle::spawn(spec.target.clone(), spec.catalog.clone(), opts);
         let mut ids: HashMap<u64, u64> = HashMap::new();
         let mut up = false;
         let why = loop {
@@ -555,7 +585,8 @@ async fn run_rpc(spec: Spec, mut rx: mpsc::Receiver<CallsCmd>, out: Out, shutdow
         };
         // the peer may call us back: answer `ping` as the interop kit's client does
         let service = Arc::new(crate::engine::simpyio::mock::client());
-        let mut h = RpcHandle::connect(spec.target.clone(), None, service, opts, shutdown);
+        let tls = spec.tls.as_ref().map(|(c, _)| c.clone());
+        let mut h = RpcHandle::connect(spec.target.clone(), tls, service, opts, shutdown);
         let mut stats = h.stats();
         let mut tokens: HashMap<u64, u64> = HashMap::new();
         let mut up = false;

@@ -1608,6 +1608,11 @@ impl App {
                 self.apply_filter(Filter::parse(&expr));
             }
             Command::NotBuilt(what) => self.error(format!("{what}: not built yet")),
+            Command::Call {
+                target,
+                command,
+                args,
+            } => crate::tui::calls::command_line(self, &target, &command, &args),
             Command::DebugPanic => self.debug_panic = true,
         }
     }

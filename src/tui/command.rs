@@ -40,6 +40,16 @@ pub enum Command {
     NotBuilt(&'static str),
     /// `:debug panic` (debug builds only), used by the tmux test.
     DebugPanic,
+    /// `:call TARGET COMMAND [k=v …]` / `:rpc TARGET PATH [JSON-ARGS]`: opens
+    /// the Calls view's form prefilled.
+    Call {
+        /// Target name (or 1-based number).
+        target: String,
+        /// Command or method path.
+        command: String,
+        /// The rest of the line, as typed.
+        args: String,
+    },
 }
 
 /// A command-line error, with the offending word for underlining.
@@ -136,8 +146,20 @@ pub fn parse(line: &str) -> Result<Command, ParseError> {
         "filter" => Command::Filter(rest.join(" ")),
         "pool" => Command::NotBuilt("remote pools (pool_tcp engine)"),
         "hive" => Command::NotBuilt("the hive engine"),
-        "call" => Command::NotBuilt("the AMP engine"),
-        "rpc" => Command::NotBuilt("the simpy.io engine"),
+        "call" | "rpc" => {
+            need(2, &format!("{cmd} TARGET COMMAND [ARGS]"))?;
+            let args = line
+                .splitn(4, char::is_whitespace)
+                .nth(3)
+                .unwrap_or("")
+                .trim()
+                .to_string();
+            Command::Call {
+                target: rest[0].to_string(),
+                command: rest[1].to_string(),
+                args,
+            }
+        }
         "join" | "leave" | "send" => Command::NotBuilt("the groups engine"),
         "history" => Command::NotBuilt("call history"),
         "debug" if cfg!(debug_assertions) && rest.first() == Some(&"panic") => Command::DebugPanic,

@@ -1210,6 +1210,68 @@ fn abandon(app: &mut App) {
     app.info(format!("abandoned call #{seq}"));
 }
 
+/// `:call TARGET COMMAND [k=v …]` and `:rpc TARGET PATH [JSON-ARGS]`: opens
+/// the form prefilled (it never sends by itself, as the console spec asks of
+/// write commands on the command line).
+pub fn command_line(app: &mut App, target: &str, command: &str, args: &str) {
+    let c = &app.calls;
+    let t = c
+        .targets
+        .iter()
+        .position(|t| t.name == target || t.addr == target)
+        .or_else(|| {
+            target
+                .parse::<usize>()
+                .ok()
+                .and_then(|n| n.checked_sub(1))
+                .filter(|i| *i < c.targets.len())
+        });
+    let Some(ti) = t else {
+        app.error(format!("no call target {target:?}"));
+        return;
+    };
+    let info = &c.targets[ti];
+    let named = info.commands.iter().position(|x| x.name() == command);
+    let (index, values) = match (info.kind, named) {
+        (Kind::Amp, Some(i)) => {
+            let fields = match &info.commands[i] {
+                CommandInfo::Amp { arguments, .. } => arguments.clone(),
+                _ => Vec::new(),
+            };
+            let given: Vec<(&str, &str)> = args
+                .split_whitespace()
+                .filter_map(|w| w.split_once('='))
+                .collect();
+            let values = fields
+                .iter()
+                .map(|f| {
+                    given
+                        .iter()
+                        .find(|(k, _)| *k == f.name)
+                        .map(|(_, v)| v.to_string())
+                        .unwrap_or_default()
+                })
+                .collect();
+            (Some(i), values)
+        }
+        (Kind::Amp, None) => (
+            info.commands.iter().position(|x| *x == CommandInfo::AmpRaw),
+            vec![command.to_string(), args.to_string()],
+        ),
+        (Kind::Rpc, found) => (
+            found.or_else(|| info.commands.iter().position(|x| x.name() == "(any path)")),
+            vec![command.to_string(), args.to_string(), String::new()],
+        ),
+    };
+    let Some(index) = index else {
+        app.error(format!("{command}: not in the command list of {target}"));
+        return;
+    };
+    app.tab = Tab::Calls;
+    app.calls.focus = Focus::Commands;
+    open_form(app, Some((ti, index, values)));
+}
+
 /// Text typed into the focused form field (keys the keymap does not bind).
 pub fn text_input(app: &mut App, req: InputRequest) -> bool {
     let Some(f) = &mut app.calls.form else {

@@ -325,3 +325,25 @@ async fn amp_target_over_tls_shows_tls_and_answers() {
     assert!(screen.contains("● up TLS"), "{screen}");
     shutdown.trigger();
 }
+
+#[test]
+fn history_saves_as_json_lines_oldest_first() {
+    let mut app = tidepool::tui::shots::app_for(Theme::mono(), "", 120, 36);
+    app.saved.clear();
+    calls::save_history(&mut app, Some("h.jsonl".into()));
+    let (name, body) = app.saved.last().cloned().expect("save request");
+    assert_eq!(name, "h.jsonl");
+    let rows: Vec<serde_json::Value> = body
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect();
+    assert_eq!(rows.len(), app.calls.history.len());
+    assert_eq!(rows[0]["command"], "Sum");
+    assert_eq!(rows[0]["request"]["a"], "17");
+    assert_eq!(rows[0]["status"], "ok");
+    let err = rows
+        .iter()
+        .find(|r| r["command"] == "Divide")
+        .expect("error row");
+    assert_eq!(err["reply"][0], "error code: ZERO_DIVISION");
+}

@@ -1613,6 +1613,7 @@ impl App {
                 command,
                 args,
             } => crate::tui::calls::command_line(self, &target, &command, &args),
+            Command::HistorySave(file) => crate::tui::calls::save_history(self, file),
             Command::DebugPanic => self.debug_panic = true,
         }
     }

@@ -40,6 +40,8 @@ pub enum Command {
     NotBuilt(&'static str),
     /// `:debug panic` (debug builds only), used by the tmux test.
     DebugPanic,
+    /// `:history save [FILE]`: the call history as JSON lines.
+    HistorySave(Option<String>),
     /// `:call TARGET COMMAND [k=v …]` / `:rpc TARGET PATH [JSON-ARGS]`: opens
     /// the Calls view's form prefilled.
     Call {
@@ -161,7 +163,16 @@ pub fn parse(line: &str) -> Result<Command, ParseError> {
             }
         }
         "join" | "leave" | "send" => Command::NotBuilt("the groups engine"),
-        "history" => Command::NotBuilt("call history"),
+        "history" => match rest.as_slice() {
+            ["save"] => Command::HistorySave(None),
+            ["save", file] => Command::HistorySave(Some(file.to_string())),
+            _ => {
+                return Err(ParseError {
+                    message: "usage: :history save [FILE]".into(),
+                    word: cmd.to_string(),
+                })
+            }
+        },
         "debug" if cfg!(debug_assertions) && rest.first() == Some(&"panic") => Command::DebugPanic,
         other => {
             return Err(ParseError {

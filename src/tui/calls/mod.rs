@@ -1272,6 +1272,39 @@ pub fn command_line(app: &mut App, target: &str, command: &str, args: &str) {
     open_form(app, Some((ti, index, values)));
 }
 
+/// `:history save [FILE]`: the call history, oldest first, as JSON lines;
+/// the main loop writes the file (default `calls-<time>.jsonl` in the working
+/// directory).
+pub fn save_history(app: &mut App, file: Option<String>) {
+    let c = &app.calls;
+    let mut out = String::new();
+    for row in c.history.iter().rev() {
+        let t = c.targets.get(row.target);
+        let line = serde_json::json!({
+            "seq": row.seq,
+            "time": row.at,
+            "target": t.map(|t| t.name.clone()),
+            "kind": t.map(|t| t.kind.label()),
+            "addr": t.map(|t| t.addr.clone()),
+            "command": row.command,
+            "request": row
+                .request
+                .iter()
+                .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+                .collect::<serde_json::Map<String, serde_json::Value>>(),
+            "status": row.status.label(),
+            "latency_ms": row.latency_ms,
+            "reply": row.reply,
+        });
+        out.push_str(&line.to_string());
+        out.push('\n');
+    }
+    let name = file.unwrap_or_else(|| format!("calls-{}.jsonl", app.now.max(0.0) as u64));
+    let n = c.history.len();
+    app.saved.push((name.clone(), out));
+    app.info(format!("saving {n} calls to {name}"));
+}
+
 /// Text typed into the focused form field (keys the keymap does not bind).
 pub fn text_input(app: &mut App, req: InputRequest) -> bool {
     let Some(f) = &mut app.calls.form else {

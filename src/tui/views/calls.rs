@@ -65,7 +65,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         let [t, r] = Layout::vertical([Constraint::Length(1), Constraint::Min(4)]).areas(area);
         (t, r)
     } else {
-        let [t, r] = Layout::horizontal([Constraint::Length(36), Constraint::Min(20)]).areas(area);
+        let [t, r] = Layout::horizontal([Constraint::Length(32), Constraint::Min(20)]).areas(area);
         (t, r)
     };
     let (commands, right) = if narrow {
@@ -145,13 +145,10 @@ fn draw_targets(f: &mut Frame, area: Rect, app: &App) {
         ]));
         let tls = if t.tls { " TLS" } else { "" };
         let counts = format!("{} calls", st.calls);
-        let addr_w = w.saturating_sub(width(&counts) + 6);
+        let addr_w = w.saturating_sub(width(&counts) + 3);
         lines.push(Line::from(vec![
             Span::styled(
-                format!(
-                    "     {}",
-                    fit(&format!("{}{tls}", sanitize(&t.addr)), addr_w)
-                ),
+                format!("  {}", fit(&format!("{}{tls}", sanitize(&t.addr)), addr_w)),
                 r.muted,
             ),
             Span::styled(format!(" {counts}"), r.muted),

@@ -282,8 +282,13 @@ fn tmux_calls_demo_scenario() {
     t.wait_for("demo-amp");
     t.wait_for("● up");
     t.wait_for("history (");
-    // call Echo on demo-amp from the form and see the answer in the history
-    t.keys(&["l", "j", "j", "j", "n"]);
+    // at 80×24 the targets are a one-line selector: l/h change target, j
+    // goes down to the commands; call Echo on demo-amp and see the answer
+    t.keys(&["l"]);
+    t.wait_for("target 2/2");
+    t.keys(&["h"]);
+    t.wait_for("target 1/2");
+    t.keys(&["j", "j", "j", "j", "n"]);
     t.wait_for("call Echo");
     t.literal("e2e-echo");
     t.keys(&["C-s"]);

@@ -76,6 +76,12 @@ fn watching(app: &mut App) {
     }
 }
 
+fn rpc_target(app: &mut App) {
+    keys(app, "4");
+    app.calls.sel_target = 2;
+    app.calls.focus = tidepool::tui::calls::Focus::Commands;
+}
+
 fn no_targets(app: &mut App) {
     app.calls = tidepool::tui::calls::Calls::default();
 }
@@ -105,7 +111,8 @@ const STATES: &[(&str, &str, Setup)] = &[
     ("calls_history", "4 l l j j", none),
     ("calls_detail", "4 l l j j enter", none),
     ("calls_form", "4 l j j j j j j n 1 2 x tab", none),
-    ("calls_form_rpc", "4 j j l n tab", none),
+    ("calls_form_rpc", "n tab", rpc_target),
+    ("calls_target_line", "4 l", none),
     ("calls_readonly", "4 l k G n", readonly),
     ("calls_empty", "4", no_targets),
     ("calls_help", "4 l ?", none),

@@ -28,6 +28,8 @@ pub enum Scope {
     Confirm,
     /// Calls view: the target list.
     CallTargets,
+    /// Calls view below 100 columns: the one-line target selector.
+    CallTargetLine,
     /// Calls view: the command list.
     CallCommands,
     /// Calls view: the history.
@@ -52,6 +54,7 @@ impl Scope {
             Scope::Form => "form",
             Scope::Confirm => "confirm",
             Scope::CallTargets => "call targets",
+            Scope::CallTargetLine => "call target selector (narrow)",
             Scope::CallCommands => "call commands",
             Scope::CallHistory => "call history",
             Scope::CallForm => "call form",

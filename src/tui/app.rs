@@ -695,6 +695,7 @@ impl App {
             return Scope::CallForm;
         }
         match self.calls.focus {
+            Focus::Targets if self.size.0 < 100 => Scope::CallTargetLine,
             Focus::Targets => Scope::CallTargets,
             Focus::Commands => Scope::CallCommands,
             Focus::History => Scope::CallHistory,

@@ -851,8 +851,13 @@ pub fn update(app: &mut App, action: Action) -> bool {
     if app.calls.form.is_some() {
         return form_action(app, action);
     }
+    // below 100 columns the targets are a one-line selector: h/l change target
+    let narrow_targets = app.size.0 < 100 && app.calls.focus == Focus::Targets;
     let c = &mut app.calls;
     match action {
+        Action::Left | Action::Right if narrow_targets => {
+            move_sel(c, if action == Action::Left { -1 } else { 1 });
+        }
         Action::Up => move_sel(c, -1),
         Action::Down => move_sel(c, 1),
         Action::HalfUp | Action::PageUp => move_sel(c, -10),

@@ -29,6 +29,7 @@ pub fn lines(app: &App) -> Vec<Line<'static>> {
     if app.tab == crate::tui::app::Tab::Calls {
         for s in [
             Scope::CallTargets,
+            Scope::CallTargetLine,
             Scope::CallCommands,
             Scope::CallHistory,
             Scope::CallForm,

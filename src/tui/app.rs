@@ -1023,6 +1023,11 @@ impl App {
                 self.pools.sel = 0;
             }
             (Tab::Log, _) => self.log.filter = f,
+            (Tab::Calls, _) => {
+                self.calls.history_filter = f;
+                self.calls.sel_history = 0;
+                self.calls.focus = crate::tui::calls::Focus::History;
+            }
             _ => {}
         }
     }
@@ -1032,6 +1037,7 @@ impl App {
             (Tab::Pools, PoolsFocus::Tail) => self.pools.tail.filter.text.clone(),
             (Tab::Pools, PoolsFocus::List) => self.pools.name_filter.text.clone(),
             (Tab::Log, _) => self.log.filter.text.clone(),
+            (Tab::Calls, _) => self.calls.history_filter.text.clone(),
             _ => String::new(),
         }
     }
@@ -1070,7 +1076,7 @@ impl App {
                 self.history.reset();
             }
             Action::Filter => {
-                if matches!(self.tab, Tab::Pools | Tab::Log) {
+                if matches!(self.tab, Tab::Pools | Tab::Log | Tab::Calls) {
                     let before = self.current_filter_text();
                     self.line = Some(Line {
                         mode: Mode::Filter,

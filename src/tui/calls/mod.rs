@@ -434,6 +434,8 @@ pub struct Calls {
     pub note: String,
     /// A call repeated every few seconds (`w` in the history).
     pub watch: Option<Watch>,
+    /// `/` filter of the history (target, command, status, reply).
+    pub history_filter: crate::tui::filter::Filter,
 }
 
 /// Watch mode: one call repeated on the tick, with its latency history.
@@ -486,7 +488,32 @@ impl Calls {
 
     /// The selected history row.
     pub fn selected_row(&self) -> Option<&CallRow> {
-        self.history.get(self.sel_history)
+        if self.history_filter.is_empty() {
+            return self.history.get(self.sel_history);
+        }
+        self.shown().into_iter().nth(self.sel_history)
+    }
+
+    /// History rows passing the `/` filter, newest first.
+    pub fn shown(&self) -> Vec<&CallRow> {
+        self.history
+            .iter()
+            .filter(|r| {
+                self.history_filter.is_empty() || {
+                    let target = self
+                        .targets
+                        .get(r.target)
+                        .map(|t| t.name.to_lowercase())
+                        .unwrap_or_default();
+                    self.history_filter.matches(&[
+                        target,
+                        r.command.to_lowercase(),
+                        r.status.label().to_string(),
+                        r.summary.to_lowercase(),
+                    ])
+                }
+            })
+            .collect()
     }
 
     /// Whether the form has keyboard focus (FORM mode).
@@ -893,6 +920,9 @@ pub fn update(app: &mut App, action: Action) -> bool {
         Action::Back => {
             if c.detail {
                 c.detail = false;
+            } else if !c.history_filter.is_empty() {
+                c.history_filter = crate::tui::filter::Filter::default();
+                c.sel_history = 0;
             } else if c.focus != Focus::Targets {
                 c.focus = Focus::Targets;
             } else {
@@ -940,7 +970,8 @@ fn move_sel(c: &mut Calls, delta: i64) {
             c.sel_command = step(c.sel_command, n);
         }
         Focus::History => {
-            c.sel_history = step(c.sel_history, c.history.len());
+            let n = c.shown().len();
+            c.sel_history = step(c.sel_history, n);
         }
     }
 }
@@ -1191,7 +1222,13 @@ fn toggle_watch(app: &mut App) {
 }
 
 fn abandon(app: &mut App) {
-    let Some(row) = app.calls.history.get_mut(app.calls.sel_history) else {
+    let seq = app.calls.selected_row().map(|r| (r.target, r.seq));
+    let Some(row) = seq.and_then(|(t, s)| {
+        app.calls
+            .history
+            .iter_mut()
+            .find(|r| r.target == t && r.seq == s)
+    }) else {
         app.info("no call selected");
         return;
     };

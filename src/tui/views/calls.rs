@@ -494,6 +494,14 @@ fn status_style(s: Status, theme: &Theme) -> Style {
 }
 
 fn history_title(c: &Calls) -> String {
+    if !c.history_filter.is_empty() {
+        return format!(
+            " history  filter: {} ({}/{}) ",
+            sanitize(&c.history_filter.text),
+            c.shown().len(),
+            c.history.len()
+        );
+    }
     let pending = c
         .history
         .iter()
@@ -517,16 +525,13 @@ fn draw_history(f: &mut Frame, area: Rect, app: &App, narrow: bool) {
     let inner = b.inner(area);
     f.render_widget(b, area);
     let r = &app.theme.roles;
-    if c.history.is_empty() {
-        ui::empty_state(
-            f,
-            inner,
-            vec![Line::styled(
-                "no calls yet — pick a command and press n",
-                r.muted,
-            )],
-            r.base,
-        );
+    if c.shown().is_empty() {
+        let msg = if c.history.is_empty() {
+            "no calls yet — pick a command and press n"
+        } else {
+            "no call matches the filter — Esc clears it"
+        };
+        ui::empty_state(f, inner, vec![Line::styled(msg, r.muted)], r.base);
         return;
     }
     let w = inner.width as usize;
@@ -547,7 +552,7 @@ fn draw_history(f: &mut Frame, area: Rect, app: &App, narrow: bool) {
     head.push_str("reply");
     let mut lines = vec![Line::styled(truncate(&head, w), r.muted)];
     let start = c.sel_history.saturating_sub(rows.saturating_sub(1));
-    for (i, row) in c.history.iter().enumerate().skip(start).take(rows) {
+    for (i, row) in c.shown().into_iter().enumerate().skip(start).take(rows) {
         lines.push(history_line(
             app,
             row,

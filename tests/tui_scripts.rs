@@ -206,6 +206,7 @@ async fn main_loop_draws_forwards_commands_and_quits() {
             &mut app,
             &mut input,
             &mut handle,
+            &mut tidepool::tui::groups::Link::none(),
             &mut logs,
             &stop,
             &opts,

@@ -26,6 +26,8 @@ pub enum Scope {
     Form,
     /// CONFIRM dialog.
     Confirm,
+    /// The Groups view.
+    Groups,
 }
 
 impl Scope {
@@ -43,6 +45,7 @@ impl Scope {
             Scope::Command => "command line",
             Scope::Form => "form",
             Scope::Confirm => "confirm",
+            Scope::Groups => "groups",
         }
     }
 }
@@ -150,6 +153,10 @@ actions! {
     ConfirmNo = "confirm.no", Confirm, false;
     ConfirmToggle = "confirm.toggle", Confirm, false;
     ConfirmActivate = "confirm.activate", Confirm, false;
+    GroupJoin = "groups.join", Groups, true;
+    GroupLeave = "groups.leave", Groups, true;
+    GroupSend = "groups.send", Groups, true;
+    GroupMessages = "groups.messages", Groups, false;
 }
 
 #[cfg(test)]

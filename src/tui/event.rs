@@ -25,6 +25,10 @@ pub enum AppEvent {
     Log(LogLine),
     /// A left click at (column, row), with `--mouse`.
     Click(u16, u16),
+    /// An event from the groups engine.
+    Groups(crate::engine::groups::handle::Event),
+    /// New groups counters (from the watch channel).
+    GroupsStats(crate::engine::groups::handle::Stats),
 }
 
 /// Log levels, lowest first.

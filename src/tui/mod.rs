@@ -14,6 +14,7 @@ pub mod demo;
 pub mod event;
 pub mod filter;
 pub mod form;
+pub mod groups;
 pub mod keymap;
 pub mod local;
 pub mod log_layer;
@@ -101,6 +102,16 @@ fn flush_outbox(app: &mut App, pools: &PoolsHandle) {
     }
 }
 
+/// Sends the Groups view's queued requests without waiting.
+fn flush_groups(app: &mut App, link: &groups::Link) {
+    for cmd in std::mem::take(&mut app.groups.outbox) {
+        if let Err(e) = link.send(&cmd) {
+            tracing::warn!("groups: {e}");
+            app.error(e);
+        }
+    }
+}
+
 fn save_requests(app: &mut App, dir: &std::path::Path) {
     for (name, yaml) in std::mem::take(&mut app.saved) {
         let path = dir.join(&name);
@@ -114,11 +125,13 @@ fn save_requests(app: &mut App, dir: &std::path::Path) {
 /// The main loop: input, engine events, counters and a 1 Hz tick feed `App`; it
 /// draws only when something changed and at most `fps` times a second. Generic over
 /// the backend and the input stream so tests and the benchmark drive it headless.
+#[allow(clippy::too_many_arguments)]
 pub async fn run_loop<B, S>(
     terminal: &mut Terminal<B>,
     app: &mut App,
     input: &mut S,
     pools: &mut PoolsHandle,
+    groups: &mut groups::Link,
     logs: &mut mpsc::Receiver<LogLine>,
     stop: &CancellationToken,
     opts: &LoopOpts,
@@ -134,6 +147,8 @@ where
     let mut input_open = true;
     let mut logs_open = true;
     let mut pools_open = true;
+    let mut groups_open = groups.attached();
+    app.groups.attached = groups.attached();
     app.dirty = true;
     loop {
         app.now = unix_now();
@@ -194,6 +209,18 @@ where
                     app.handle(AppEvent::PoolStats(s));
                 }
             },
+            ev = groups::next_event(&mut groups.handle), if groups_open => match ev {
+                Some(ev) => app.handle(AppEvent::Groups(ev)),
+                None => {
+                    groups_open = false;
+                    app.error("groups engine stopped");
+                }
+            },
+            st = groups::next_stats(&mut groups.stats), if groups_open => {
+                if let Some(st) = st {
+                    app.handle(AppEvent::GroupsStats(st));
+                }
+            },
             line = logs.recv(), if logs_open => match line {
                 Some(l) => app.handle(AppEvent::Log(l)),
                 None => logs_open = false,
@@ -214,10 +241,18 @@ where
             }
             n += 1;
         }
+        while n < DRAIN_MAX {
+            match groups.try_event() {
+                Some(ev) => app.handle(AppEvent::Groups(ev)),
+                None => break,
+            }
+            n += 1;
+        }
         while let Ok(l) = logs.try_recv() {
             app.handle(AppEvent::Log(l));
         }
         flush_outbox(app, pools);
+        flush_groups(app, groups);
         save_requests(app, &opts.save_dir);
         if app.quit {
             return Ok(LoopEnd::Quit);

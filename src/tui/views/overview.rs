@@ -68,7 +68,6 @@ fn cards(app: &App) -> Vec<Card> {
         ("Hive", "ops/s"),
         ("AMP", "calls/s"),
         ("simpy.io RPC", "calls/s"),
-        ("Groups", "events/s"),
     ] {
         let (b, st, _) = badge(&SourceState::Off, &app.theme);
         v.push(Card {
@@ -80,7 +79,36 @@ fn cards(app: &App) -> Vec<Card> {
             error: None,
         });
     }
+    v.push(groups_card(app));
     v
+}
+
+fn groups_card(app: &App) -> Card {
+    let g = &app.groups;
+    let (b, st, err) = badge(&crate::tui::views::groups::state(app), &app.theme);
+    let members: usize = g.groups.values().map(|r| r.members.len()).sum();
+    Card {
+        name: "Groups",
+        badge: (
+            if g.attached {
+                format!("{b}  {}", crate::tui::text::sanitize(&g.stats.daemon))
+            } else {
+                format!("{b}  no daemon (--groups-daemon)")
+            },
+            st,
+        ),
+        rate: format!("{}/s events", si(g.rate.current() as f64)),
+        counters: format!(
+            "groups {}  members {}  msgs {}  views {}  rejects {}",
+            g.groups.len(),
+            members,
+            si(g.stats.messages_in as f64),
+            g.stats.memberships,
+            g.stats.rejects
+        ),
+        spark: g.attached.then(|| g.rate.clone()),
+        error: err.or_else(|| g.last_error.clone()),
+    }
 }
 
 /// Draws the Overview.

@@ -292,6 +292,7 @@ async fn main_loop_draws_forwards_commands_and_quits() {
             &mut input,
             &mut handle,
             &mut tidepool::tui::calls::source::Link::none(),
+            &mut tidepool::tui::groups::Link::none(),
             &mut logs,
             &stop,
             &opts,

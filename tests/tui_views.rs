@@ -118,6 +118,9 @@ const STATES: &[(&str, &str, Setup)] = &[
     ("calls_help", "4 l ?", none),
     ("calls_watch", "", watching),
     ("groups", "5", none),
+    ("groups_messages", "5 m", none),
+    ("groups_paused", "5 j f", none),
+    ("groups_leave_confirm", "5 L", none),
     ("log", "6", none),
     ("log_paused_filtered", "6 k / p o o l enter", none),
 ];

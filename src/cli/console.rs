@@ -79,6 +79,14 @@ pub struct Args {
     /// AMP schema (TOML) for the --amp targets: command list and argument types.
     #[arg(long, value_name = "FILE")]
     pub amp_schema: Option<PathBuf>,
+    /// Spread daemon for the Groups view: `PORT@HOST`, or `PORT` for its Unix
+    /// socket in /tmp (--demo starts an embedded one when this is not given).
+    #[arg(long, value_name = "PORT@HOST")]
+    pub groups_daemon: Option<String>,
+
+    /// Groups the Groups view joins to watch, comma-separated.
+    #[arg(long, value_name = "G1,G2", value_delimiter = ',')]
+    pub groups_watch: Vec<String>,
 }
 
 /// The headless subcommands to use when there is no terminal.
@@ -233,6 +241,33 @@ pub fn run(global: &Global, args: Args) -> Result<(), Report> {
         } else {
             tokio::spawn(local::run(end, pools_dir.clone()));
         }
+        let demo_shutdown = crate::net::shutdown::Shutdown::new();
+        let mut groups_link = match (&args.groups_daemon, args.demo) {
+            (Some(addr), _) => match crate::engine::groups::io::DaemonAddr::parse(
+                addr,
+                &crate::engine::groups::io::default_unix_dir(),
+            ) {
+                Ok(a) => crate::tui::groups::Link::connect(a, "console", &args.groups_watch),
+                Err(e) => return Err(format!("--groups-daemon: {e}")),
+            },
+            (None, true) => match crate::tui::groups::spawn_demo(&demo_shutdown).await {
+                Ok(a) => {
+                    let mut watch = args.groups_watch.clone();
+                    if watch.is_empty() {
+                        watch = crate::tui::groups::DEMO_GROUPS
+                            .iter()
+                            .map(|g| g.to_string())
+                            .collect();
+                    }
+                    crate::tui::groups::Link::connect(a, "console", &watch)
+                }
+                Err(e) => {
+                    tracing::warn!("{e}");
+                    crate::tui::groups::Link::none()
+                }
+            },
+            (None, false) => crate::tui::groups::Link::none(),
+        };
         tracing::info!(
             "console started (theme {}, fps {fps}, readonly {readonly}, demo {})",
             theme.name,
@@ -270,6 +305,7 @@ pub fn run(global: &Global, args: Args) -> Result<(), Report> {
                 &mut input,
                 &mut handle,
                 &mut calls_link,
+                &mut groups_link,
                 &mut logs,
                 &stop,
                 &opts,
@@ -286,6 +322,7 @@ pub fn run(global: &Global, args: Args) -> Result<(), Report> {
         };
         let _ = term::restore();
         calls_shutdown.trigger();
+        demo_shutdown.trigger();
         depositor_stop.store(true, Ordering::Relaxed);
         if let Some(d) = depositor {
             let _ = d.join();

@@ -36,6 +36,8 @@ pub enum Scope {
     CallHistory,
     /// Calls view: the call form (FORM mode).
     CallForm,
+    /// The Groups view.
+    Groups,
 }
 
 impl Scope {
@@ -58,6 +60,7 @@ impl Scope {
             Scope::CallCommands => "call commands",
             Scope::CallHistory => "call history",
             Scope::CallForm => "call form",
+            Scope::Groups => "groups",
         }
     }
 }
@@ -170,6 +173,10 @@ actions! {
     CallEdit = "calls.edit", CallHistory, false;
     CallAbandon = "calls.abandon", CallHistory, false;
     CallWatch = "calls.watch", CallHistory, false;
+    GroupJoin = "groups.join", Groups, true;
+    GroupLeave = "groups.leave", Groups, true;
+    GroupSend = "groups.send", Groups, true;
+    GroupMessages = "groups.messages", Groups, false;
 }
 
 #[cfg(test)]

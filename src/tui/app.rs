@@ -15,6 +15,7 @@ use crate::tui::command::{self, Command, History};
 use crate::tui::event::{AppEvent, Level, LogLine};
 use crate::tui::filter::Filter;
 use crate::tui::form::{self, Form};
+use crate::tui::groups::GroupsCmd;
 use crate::tui::keymap::{Chord, Keymap, Resolved};
 use crate::tui::source::{PoolCmd, PoolEvent, PoolInfo, PoolStats, TailItem, TailRow};
 use crate::tui::theme::Theme;
@@ -353,6 +354,8 @@ pub struct Detail {
 pub enum OnYes {
     /// Send a pool command.
     Pool(PoolCmd),
+    /// Leave a group.
+    LeaveGroup(String),
     /// Quit, abandoning pending writes.
     Quit,
     /// Close the open form, dropping its edits.
@@ -564,6 +567,8 @@ pub struct App {
     pub frame_stats: FrameStats,
     /// Calls view (AMP and simpy.io targets, form, history).
     pub calls: crate::tui::calls::Calls,
+    /// Groups view.
+    pub groups: crate::tui::groups::Groups,
 }
 
 impl App {
@@ -620,6 +625,7 @@ impl App {
             saved: Vec::new(),
             frame_stats: FrameStats::default(),
             calls: crate::tui::calls::Calls::default(),
+            groups: crate::tui::groups::Groups::default(),
         }
     }
 
@@ -648,6 +654,7 @@ impl App {
             }),
             Tab::Log => Some(Scope::Log),
             Tab::Calls => Some(self.calls_scope()),
+            Tab::Groups => Some(Scope::Groups),
             _ => None,
         };
         view.into_iter().chain([Scope::Global]).collect()
@@ -683,6 +690,7 @@ impl App {
             }),
             Tab::Log => Some(Scope::Log),
             Tab::Calls => Some(self.calls_scope()),
+            Tab::Groups => Some(Scope::Groups),
             _ => None,
         };
         view.into_iter().chain([Scope::Global]).collect()
@@ -763,6 +771,16 @@ impl App {
                 }
             }
             AppEvent::Click(x, y) => self.on_click(x, y),
+            AppEvent::Groups(ev) => {
+                self.groups.apply(ev, self.now);
+                self.dirty = true;
+            }
+            AppEvent::GroupsStats(st) => {
+                if st != self.groups.stats {
+                    self.groups.set_stats(st);
+                    self.dirty = true;
+                }
+            }
         }
     }
 
@@ -798,6 +816,7 @@ impl App {
         self.calls.on_tick(self.now);
         let sum: u64 = self.pools.rates.values().map(Spark::current).sum();
         self.pool_rate.push(sum);
+        self.groups.tick();
         if let Some(s) = &self.status {
             if !s.is_error && self.now - s.at >= 5.0 {
                 self.status = None;
@@ -1232,6 +1251,16 @@ impl App {
                 let yes = self.confirm.as_ref().is_some_and(|c| c.yes_selected);
                 self.confirm_answer(yes);
             }
+            Action::GroupJoin => self.prefill_command("join "),
+            Action::GroupLeave => match self.groups.selected().cloned() {
+                Some(g) => self.confirm_leave(g),
+                None => self.error("no group selected"),
+            },
+            Action::GroupSend => match self.groups.selected().cloned() {
+                Some(g) => self.prefill_command(&format!("send {g} ")),
+                None => self.prefill_command("send "),
+            },
+            Action::GroupMessages => self.groups.show_messages = !self.groups.show_messages,
         }
     }
 
@@ -1311,6 +1340,10 @@ impl App {
                     t.sel = new;
                 }
             },
+            Tab::Groups => {
+                let n = self.groups.groups.len();
+                self.groups.sel = step(self.groups.sel, n);
+            }
             Tab::Log => {
                 let n = self.log.shown().len();
                 if delta < 0 && self.log.follow {
@@ -1335,6 +1368,10 @@ impl App {
                 }
             }
             Tab::Overview => self.set_frozen(!on),
+            Tab::Groups => {
+                self.groups.paused = !on;
+                self.groups.paused_new = 0;
+            }
             _ => {}
         }
     }
@@ -1358,6 +1395,11 @@ impl App {
             Tab::Overview => {
                 let f = !self.overview_frozen;
                 self.set_frozen(f);
+            }
+            Tab::Groups => {
+                let on = self.groups.paused;
+                self.set_follow(on);
+                self.info(if on { "following" } else { "timeline paused" });
             }
             _ => self.info("nothing live here yet"),
         }
@@ -1451,6 +1493,7 @@ impl App {
                 self.quit = true;
             }
             OnYes::DiscardForm => self.overlay = None,
+            OnYes::LeaveGroup(g) => self.queue_group(GroupsCmd::Leave(g)),
             OnYes::Pool(cmd) => {
                 let what = match &cmd {
                     PoolCmd::Create { pool, .. } => format!("create {pool}"),
@@ -1614,6 +1657,15 @@ impl App {
                 self.pools.focus = PoolsFocus::Tail;
                 self.apply_filter(Filter::parse(&expr));
             }
+            Command::Join(g) => self.queue_group(GroupsCmd::Join(g)),
+            Command::Leave(g) => {
+                if self.settings.readonly {
+                    self.error("read-only: leave disabled");
+                } else {
+                    self.confirm_leave(g);
+                }
+            }
+            Command::Send(group, text) => self.queue_group(GroupsCmd::Send { group, text }),
             Command::NotBuilt(what) => self.error(format!("{what}: not built yet")),
             Command::Call {
                 target,
@@ -1623,6 +1675,48 @@ impl App {
             Command::HistorySave(file) => crate::tui::calls::save_history(self, file),
             Command::DebugPanic => self.debug_panic = true,
         }
+    }
+
+    /// Opens the command line with `text` typed.
+    fn prefill_command(&mut self, text: &str) {
+        self.line = Some(Line {
+            mode: Mode::Command,
+            input: Input::new(text.to_string()),
+            before: String::new(),
+            completion: None,
+            error: None,
+        });
+        self.history.reset();
+    }
+
+    fn confirm_leave(&mut self, group: String) {
+        self.confirm = Some(Confirm {
+            title: format!("leave {group}?"),
+            lines: vec![
+                format!("this console stops receiving {group}'s messages"),
+                "and its members see a LEAVE".into(),
+            ],
+            on_yes: OnYes::LeaveGroup(group),
+            yes_selected: false,
+        });
+    }
+
+    /// Queues a groups request; every one of them is a write, refused under
+    /// `--readonly`.
+    fn queue_group(&mut self, cmd: GroupsCmd) {
+        if self.settings.readonly {
+            let verb = cmd.describe();
+            let verb = verb.split(' ').next().unwrap_or("write");
+            self.error(format!("read-only: {verb} disabled"));
+            return;
+        }
+        if !self.groups.attached {
+            self.error("no groups daemon: start with --groups-daemon PORT@HOST or --demo");
+            return;
+        }
+        self.set_tab(Tab::Groups);
+        self.info(format!("{} requested", cmd.describe()));
+        self.groups.outbox.push(cmd);
     }
 
     fn select_pool(&mut self, pool: &str, focus_tail: bool) {

@@ -36,6 +36,12 @@ pub enum Command {
     Filter(String),
     /// `:help`.
     Help,
+    /// `:join GROUP`.
+    Join(String),
+    /// `:leave GROUP`.
+    Leave(String),
+    /// `:send GROUP TEXT` (AGREED service, UTF-8 payload).
+    Send(String, String),
     /// A command whose engine is not built yet (`:hive`, `:call`, …).
     NotBuilt(&'static str),
     /// `:debug panic` (debug builds only), used by the tmux test.
@@ -162,7 +168,18 @@ pub fn parse(line: &str) -> Result<Command, ParseError> {
                 args,
             }
         }
-        "join" | "leave" | "send" => Command::NotBuilt("the groups engine"),
+        "join" => {
+            need(1, "join GROUP")?;
+            Command::Join(rest[0].to_string())
+        }
+        "leave" => {
+            need(1, "leave GROUP")?;
+            Command::Leave(rest[0].to_string())
+        }
+        "send" => {
+            need(2, "send GROUP TEXT")?;
+            Command::Send(rest[0].to_string(), rest[1..].join(" "))
+        }
         "history" => match rest.as_slice() {
             ["save"] => Command::HistorySave(None),
             ["save", file] => Command::HistorySave(Some(file.to_string())),

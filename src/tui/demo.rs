@@ -298,6 +298,7 @@ pub fn fixture_app(theme: Theme, readonly: bool) -> App {
     app.log.unseen = 0;
     app.status = None;
     app.dirty = true;
+    crate::tui::groups::fixture(&mut app);
     app
 }
 

@@ -27,6 +27,10 @@ pub enum AppEvent {
     Click(u16, u16),
     /// An event from the Calls view's bridge (AMP / simpy.io targets).
     Calls(crate::tui::calls::CallsEvent),
+    /// An event from the groups engine.
+    Groups(crate::engine::groups::handle::Event),
+    /// New groups counters (from the watch channel).
+    GroupsStats(crate::engine::groups::handle::Stats),
 }
 
 /// Log levels, lowest first.

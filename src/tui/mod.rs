@@ -15,6 +15,7 @@ pub mod demo;
 pub mod event;
 pub mod filter;
 pub mod form;
+pub mod groups;
 pub mod keymap;
 pub mod local;
 pub mod log_layer;
@@ -128,6 +129,16 @@ fn flush_calls(app: &mut App, calls: &calls::source::Link) {
     }
 }
 
+/// Sends the Groups view's queued requests without waiting.
+fn flush_groups(app: &mut App, link: &groups::Link) {
+    for cmd in std::mem::take(&mut app.groups.outbox) {
+        if let Err(e) = link.send(&cmd) {
+            tracing::warn!("groups: {e}");
+            app.error(e);
+        }
+    }
+}
+
 fn save_requests(app: &mut App, dir: &std::path::Path) {
     for (name, yaml) in std::mem::take(&mut app.saved) {
         let path = dir.join(&name);
@@ -148,6 +159,7 @@ pub async fn run_loop<B, S>(
     input: &mut S,
     pools: &mut PoolsHandle,
     calls: &mut calls::source::Link,
+    groups: &mut groups::Link,
     logs: &mut mpsc::Receiver<LogLine>,
     stop: &CancellationToken,
     opts: &LoopOpts,
@@ -164,6 +176,8 @@ where
     let mut logs_open = true;
     let mut pools_open = true;
     let mut calls_open = !calls.targets.is_empty();
+    let mut groups_open = groups.attached();
+    app.groups.attached = groups.attached();
     app.dirty = true;
     loop {
         app.now = unix_now();
@@ -228,6 +242,18 @@ where
                 Some(ev) => app.handle(AppEvent::Calls(ev)),
                 None => calls_open = false,
             },
+            ev = groups::next_event(&mut groups.handle), if groups_open => match ev {
+                Some(ev) => app.handle(AppEvent::Groups(ev)),
+                None => {
+                    groups_open = false;
+                    app.error("groups engine stopped");
+                }
+            },
+            st = groups::next_stats(&mut groups.stats), if groups_open => {
+                if let Some(st) = st {
+                    app.handle(AppEvent::GroupsStats(st));
+                }
+            },
             line = logs.recv(), if logs_open => match line {
                 Some(l) => app.handle(AppEvent::Log(l)),
                 None => logs_open = false,
@@ -255,11 +281,19 @@ where
             }
             n += 1;
         }
+        while n < DRAIN_MAX {
+            match groups.try_event() {
+                Some(ev) => app.handle(AppEvent::Groups(ev)),
+                None => break,
+            }
+            n += 1;
+        }
         while let Ok(l) = logs.try_recv() {
             app.handle(AppEvent::Log(l));
         }
         flush_outbox(app, pools);
         flush_calls(app, calls);
+        flush_groups(app, groups);
         save_requests(app, &opts.save_dir);
         if app.quit {
             return Ok(LoopEnd::Quit);

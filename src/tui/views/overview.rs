@@ -64,12 +64,7 @@ fn cards(app: &App) -> Vec<Card> {
         spark: Some(spark.clone()),
         error: err,
     }];
-    for (name, what) in [
-        ("Hive", "ops/s"),
-        ("AMP", ""),
-        ("simpy.io RPC", ""),
-        ("Groups", "events/s"),
-    ] {
+    for (name, what) in [("Hive", "ops/s"), ("AMP", ""), ("simpy.io RPC", "")] {
         if name == "AMP" || name == "simpy.io RPC" {
             v.push(calls_card(app, name));
             continue;
@@ -84,6 +79,7 @@ fn cards(app: &App) -> Vec<Card> {
             error: None,
         });
     }
+    v.push(groups_card(app));
     v
 }
 
@@ -131,6 +127,34 @@ fn calls_card(app: &App, name: &'static str) -> Card {
         ),
         spark: (t.configured > 0).then_some(t.rate),
         error: t.last_error,
+    }
+}
+
+fn groups_card(app: &App) -> Card {
+    let g = &app.groups;
+    let (b, st, err) = badge(&crate::tui::views::groups::state(app), &app.theme);
+    let members: usize = g.groups.values().map(|r| r.members.len()).sum();
+    Card {
+        name: "Groups",
+        badge: (
+            if g.attached {
+                format!("{b}  {}", crate::tui::text::sanitize(&g.stats.daemon))
+            } else {
+                format!("{b}  no daemon (--groups-daemon)")
+            },
+            st,
+        ),
+        rate: format!("{}/s events", si(g.rate.current() as f64)),
+        counters: format!(
+            "groups {}  members {}  msgs {}  views {}  rejects {}",
+            g.groups.len(),
+            members,
+            si(g.stats.messages_in as f64),
+            g.stats.memberships,
+            g.stats.rejects
+        ),
+        spark: g.attached.then(|| g.rate.clone()),
+        error: err.or_else(|| g.last_error.clone()),
     }
 }
 

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use tidepool::engine::pool::io::{await_index, Wait};
+use tidepool::engine::pool::io::{await_index, await_next, Wait};
 use tidepool::engine::pool::{codec, CreateOptions, Error, Pools};
 
 fn tidepool(dir: &std::path::Path) -> Command {
@@ -134,6 +134,7 @@ fn vector_proteins_deposit_and_read_back_unchanged() {
     for (i, n) in names.iter().enumerate() {
         assert_eq!(r.nth(i as i64).unwrap().protein, vector(n), "{n}");
     }
+    drop((p, r));
     pools.dispose("v").unwrap();
 }
 
@@ -200,6 +201,7 @@ fn concurrent_depositors(flock: bool) {
         p.index_range().unwrap(),
         Some((0, (PER * WRITERS) as i64 - 1))
     );
+    drop(p);
     pools.dispose("busy").unwrap();
 }
 
@@ -256,6 +258,7 @@ fn killed_depositor(flock: bool) {
     // The lock was released with the process: depositing continues the numbering.
     let (idx, _) = p.deposit(&want, 0.0).unwrap();
     assert_eq!(idx, n + 1);
+    drop(p);
     pools.dispose("k").unwrap();
 }
 
@@ -336,6 +339,7 @@ fn resize_with_live_readers() {
     for i in o..=n {
         assert_eq!(r.nth(i).unwrap().protein, prot(i));
     }
+    drop((r, w));
     pools.dispose("rz").unwrap();
 }
 
@@ -436,6 +440,7 @@ fn unreadable_pool_is_refused_not_crashed() {
         .deposit(&codec::encode_simple_protein(&[], &[]), 0.0)
         .is_err());
     std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o644)).unwrap();
+    drop(p);
     pools.dispose("locked").unwrap();
 }
 
@@ -462,6 +467,7 @@ fn corrupt_and_truncated_backing_files_give_errors() {
     assert!(p.nth(0).is_err());
     assert!(p.info().is_ok() || p.info().is_err());
     std::fs::write(&f, &good).unwrap();
+    drop(p);
     pools.dispose("bad").unwrap();
 }
 
@@ -515,4 +521,121 @@ fn cli_exit_codes_name_the_retort() {
     assert!(String::from_utf8_lossy(&o.stdout).contains("size: 131072"));
     assert!(run(&["pool", "rm", "y/z", "frozen"]).status.success());
     assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0);
+}
+
+/// A `tidepool tail --follow` child: it holds a hose on `pool` until killed.
+fn hose_holder(dir: &std::path::Path, pool: &str) -> Child {
+    tidepool(dir)
+        .args(["tail", pool, "--follow"])
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+#[test]
+fn hose_of_a_killed_process_stops_counting_as_in_use() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pools = Pools::new(tmp.path());
+    pools.create("held", &CreateOptions::default()).unwrap();
+    assert!(!pools.in_use("held").unwrap());
+    let mut child = hose_holder(tmp.path(), "held");
+    wait_for(|| pools.in_use("held").unwrap(), "the child's hose");
+    let e = pools.dispose("held").unwrap_err();
+    assert!(matches!(e, Error::InUse { .. }), "{e}");
+    assert!(matches!(
+        pools.rename("held", "moved"),
+        Err(Error::InUse { .. })
+    ));
+    let out = tidepool(tmp.path())
+        .args(["pool", "rm", "held"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("POOL_IN_USE"));
+    // SIGKILL: no withdraw runs, but the kernel drops the child's lock.
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    let _ = child.wait();
+    assert!(!pools.in_use("held").unwrap());
+    pools.dispose("held").unwrap();
+    assert!(!pools.exists("held"));
+}
+
+#[test]
+fn auto_dispose_waits_for_the_last_hose_even_after_a_sigkill() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pools = Pools::new(tmp.path());
+    pools.create("ad", &CreateOptions::default()).unwrap();
+    let mut child = hose_holder(tmp.path(), "ad");
+    wait_for(|| pools.in_use("ad").unwrap(), "the child's hose");
+    let mut p = pools.open("ad").unwrap();
+    p.deposit(&codec::encode_simple_protein(&["x".into()], &[]), 0.0)
+        .unwrap();
+    assert!(tidepool(tmp.path())
+        .args(["pool", "set", "ad", "--auto-dispose", "true"])
+        .status()
+        .unwrap()
+        .success());
+    drop(p);
+    assert!(pools.exists("ad"), "the child still has a hose open");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    let _ = child.wait();
+    // The killed hose ran no housekeeping; the next last close disposes.
+    assert!(pools.exists("ad"));
+    let mut p = pools.open("ad").unwrap();
+    assert_eq!(p.newest_index().unwrap(), Some(0));
+    drop(p);
+    assert!(!pools.exists("ad"));
+}
+
+#[test]
+fn await_next_follows_the_hose_position_across_processes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pools = Pools::new(tmp.path());
+    pools.create("an", &CreateOptions::default()).unwrap();
+    let mut p = pools.open("an").unwrap();
+    assert!(matches!(
+        await_next(&mut p, Wait::NoWait),
+        Err(Error::Timeout { .. })
+    ));
+    assert!(matches!(
+        await_next(&mut p, Wait::For(Duration::from_millis(20))),
+        Err(Error::Timeout { .. })
+    ));
+    let deposit = |d: &str| {
+        assert!(tidepool(tmp.path())
+            .args(["deposit", "an", "-d", d])
+            .status()
+            .unwrap()
+            .success());
+    };
+    deposit("first");
+    deposit("second");
+    assert_eq!(await_next(&mut p, Wait::NoWait).unwrap().index, 0);
+    assert_eq!(p.index(), 1);
+    p.runout().unwrap();
+    assert_eq!(p.index(), 2);
+    let dir = tmp.path().to_path_buf();
+    let t = std::thread::spawn(move || {
+        let r = await_next(&mut p, Wait::For(Duration::from_secs(30)));
+        (r.map(|e| e.index), p.index())
+    });
+    let notify = tmp.path().join("an/notification");
+    wait_for(
+        || std::fs::read_dir(&notify).unwrap().count() > 0,
+        "the awaiter FIFO",
+    );
+    let _ = dir;
+    deposit("third");
+    let (got, pos) = t.join().unwrap();
+    assert_eq!(got.unwrap(), 2);
+    assert_eq!(pos, 3);
+    pools.dispose("an").unwrap();
 }

@@ -280,6 +280,44 @@ pub fn await_index(pool: &mut Pool, idx: i64, wait: Wait) -> Result<Entry> {
     }
 }
 
+/// Awaits the protein at the hose position and moves past it
+/// (`pool_await_next`): returns at once when it is there; a position already
+/// overwritten reads the oldest protein instead, as [`Pool::next`] does. POOL_AWAIT_TIMEDOUT
+/// when nothing arrives in time (also for [`Wait::NoWait`] on an empty
+/// position, as libPlasma reports it), POOL_AWAIT_WOKEN after a [`Waker`].
+pub fn await_next(pool: &mut Pool, wait: Wait) -> Result<Entry> {
+    let deadline = match wait {
+        Wait::For(d) => Some(Instant::now() + d),
+        _ => None,
+    };
+    loop {
+        match pool.next() {
+            Err(Error::NoSuchProtein { .. }) => {}
+            other => return other,
+        }
+        let left = match (wait, deadline) {
+            (Wait::NoWait, _) => Wait::NoWait,
+            (_, Some(d)) => Wait::For(d.saturating_duration_since(Instant::now())),
+            (w, None) => w,
+        };
+        if left == Wait::NoWait || left == Wait::For(Duration::ZERO) {
+            return Err(Error::Timeout {
+                pool: pool.name().to_string(),
+            });
+        }
+        let want = pool.index().max(0);
+        match await_index(pool, want, left) {
+            Ok(e) => {
+                pool.seekto(e.index + 1);
+                return Ok(e);
+            }
+            // overwritten before we read it: next() moves up to the oldest
+            Err(Error::NoSuchProtein { .. }) => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 /// Where a tail starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum From {

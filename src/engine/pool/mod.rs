@@ -162,6 +162,13 @@ pub enum Error {
         /// Pool name.
         pool: String,
     },
+    /// Another hose (of this or any process, libPlasma's included) has the
+    /// pool open, so it cannot be disposed or renamed now.
+    #[error("pool {pool:?}: pool is in use by another hose (POOL_IN_USE)")]
+    InUse {
+        /// Pool name.
+        pool: String,
+    },
     /// A gang with no members.
     #[error("gang has no pools (POOL_EMPTY_GANG)")]
     EmptyGang,
@@ -231,6 +238,7 @@ impl Error {
             Error::IllegalNesting { .. } => -200576,
             Error::Timeout { .. } => -200640,
             Error::Woken { .. } => -200650,
+            Error::InUse { .. } => -200530,
             Error::EmptyGang => -201060,
             Error::Lock { .. } => -200510,
             Error::Fifo { .. } => -200555,
@@ -262,6 +270,7 @@ impl Error {
             Error::IllegalNesting { .. } => "POOL_ILLEGAL_NESTING",
             Error::Timeout { .. } => "POOL_AWAIT_TIMEDOUT",
             Error::Woken { .. } => "POOL_AWAIT_WOKEN",
+            Error::InUse { .. } => "POOL_IN_USE",
             Error::EmptyGang => "POOL_EMPTY_GANG",
             Error::Lock { .. } => "POOL_SEMAPHORES_BADTH",
             Error::Fifo { .. } => "POOL_FIFO_BADTH",

@@ -20,6 +20,7 @@ use nix::fcntl::{Flock, FlockArg};
 use super::codec::{self, Layout, NewHeader, Perm};
 use super::protocol::{self, PlanError, Ptrs, Ring, TocEntry, Words};
 use super::{Error, Result};
+use crate::engine::slaw::Slaw;
 
 /// Largest pool size accepted (spec 6.8: 8 TiB on 64-bit).
 pub const MAX_POOL_SIZE: u64 = 8 << 40;
@@ -153,6 +154,38 @@ fn io_err(pool: &str, op: &'static str, path: &Path, source: std::io::Error) -> 
     }
 }
 
+/// Takes an exclusive, non-blocking `flock` on a pool's backing file: held, it
+/// proves no hose has the pool open (every hose holds a shared one, as libPlasma's
+/// do). POOL_IN_USE when one does.
+fn exclusive_backing_lock(paths: &PoolPaths) -> Result<Flock<File>> {
+    let name = &paths.name;
+    let f = match File::open(&paths.backing) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(Error::NoSuchPool { pool: name.clone() })
+        }
+        Err(e) => return Err(io_err(name, "open", &paths.backing, e)),
+    };
+    let mut f = f;
+    loop {
+        match Flock::lock(f, FlockArg::LockExclusiveNonblock) {
+            Ok(g) => return Ok(g),
+            Err((back, nix::errno::Errno::EINTR)) => f = back,
+            Err((_, nix::errno::Errno::EWOULDBLOCK)) => {
+                return Err(Error::InUse { pool: name.clone() })
+            }
+            Err((_, e)) => {
+                return Err(io_err(
+                    name,
+                    "flock",
+                    &paths.backing,
+                    std::io::Error::from(e),
+                ))
+            }
+        }
+    }
+}
+
 impl Pools {
     /// A pools directory at `dir` (not created until a pool is).
     pub fn new(dir: impl Into<PathBuf>) -> Self {
@@ -215,6 +248,18 @@ impl Pools {
                 Ok(PoolPaths::v5(name, root))
             }
             _ => Err(Error::NoSuchPool { pool: name.into() }),
+        }
+    }
+
+    /// Whether any hose (of this or another process, libPlasma's included) has
+    /// the pool open (`pool_check_in_use`): the test libPlasma uses before a
+    /// dispose or rename, without side effects.
+    pub fn in_use(&self, name: &str) -> Result<bool> {
+        let paths = self.paths(name)?;
+        match exclusive_backing_lock(&paths) {
+            Ok(_) => Ok(false),
+            Err(Error::InUse { .. }) => Ok(true),
+            Err(e) => Err(e),
         }
     }
 
@@ -401,8 +446,19 @@ impl Pools {
 
     /// Removes a pool and everything created with it, including its System V
     /// semaphore set and empty parent directories of nested names.
+    ///
+    /// Refused with POOL_IN_USE while any hose (a [`Pool`] of this or another
+    /// process, libPlasma's included) has the pool open, as libPlasma does: every
+    /// hose holds a shared `flock` on the backing file, and disposal needs an
+    /// exclusive one.
     pub fn dispose(&self, name: &str) -> Result<()> {
         let paths = self.paths(name)?;
+        let _excl = exclusive_backing_lock(&paths)?;
+        self.dispose_paths(name, &paths)
+    }
+
+    /// Disposes without the in-use check (the caller holds the exclusive lock).
+    fn dispose_paths(&self, name: &str, paths: &PoolPaths) -> Result<()> {
         // Remove the semaphore set the header names; a corrupt header must not prevent disposal.
         if let Ok(layout) = read_layout(name, &paths.backing) {
             if layout.flags & codec::FLAG_FLOCK == 0 {
@@ -458,6 +514,8 @@ impl Pools {
                 reason: "cannot move a pool inside itself".into(),
             });
         }
+        // libPlasma renames only pools nobody has open (POOL_IN_USE otherwise).
+        let _excl = exclusive_backing_lock(&from)?;
         if let Some(parent) = to_root.parent() {
             fs::DirBuilder::new()
                 .recursive(true)
@@ -505,7 +563,7 @@ impl Pools {
 
     /// Opens a pool for reading and depositing.
     pub fn open(&self, name: &str) -> Result<Pool> {
-        Pool::open(self.paths(name)?)
+        Pool::open(self.paths(name)?, &self.dir)
     }
 
     /// Opens a pool, creating it with `opts` when missing
@@ -1124,8 +1182,14 @@ pub struct Info {
 /// one per thread or task.
 pub struct Pool {
     paths: PoolPaths,
-    file: File,
+    /// The pools directory the pool was opened in (for auto-dispose).
+    pools_dir: PathBuf,
+    /// The backing file, holding a shared `flock` for as long as the hose is
+    /// open: libPlasma's marker of a hose (dispose/rename need an exclusive one).
+    file: Flock<File>,
     writable: bool,
+    /// The hose position (`pool_index`): what [`Pool::next`] reads next.
+    pos: i64,
     map: Map,
     layout: Layout,
     locks: Option<Locks>,
@@ -1141,6 +1205,14 @@ impl std::fmt::Debug for Pool {
             .field("name", &self.paths.name)
             .field("size", &self.map.len)
             .finish()
+    }
+}
+
+impl Drop for Pool {
+    fn drop(&mut self) {
+        // The awaiter FIFO goes first, as libPlasma's withdraw removes it first.
+        self.awaiter = None;
+        self.last_withdraw();
     }
 }
 
@@ -1192,7 +1264,7 @@ impl Backoff {
 }
 
 impl Pool {
-    fn open(paths: PoolPaths) -> Result<Pool> {
+    fn open(paths: PoolPaths, pools_dir: &Path) -> Result<Pool> {
         let name = paths.name.clone();
         if let Some(conf) = &paths.conf {
             match fs::read(conf) {
@@ -1236,13 +1308,36 @@ impl Pool {
             }
             Err(e) => return Err(io_err(&name, "open", &paths.backing, e)),
         };
+        // A blocking shared lock: it waits only while another process holds the
+        // exclusive one for a moment (dispose, rename, last-hose housekeeping).
+        let mut file = file;
+        let file = loop {
+            match Flock::lock(file, FlockArg::LockShared) {
+                Ok(g) => break g,
+                Err((back, nix::errno::Errno::EINTR)) => file = back,
+                Err((_, e)) => {
+                    return Err(io_err(
+                        &name,
+                        "flock",
+                        &paths.backing,
+                        std::io::Error::from(e),
+                    ))
+                }
+            }
+        };
+        // Disposed while we waited for the lock: the file we hold is unlinked.
+        if !paths.backing.exists() {
+            return Err(Error::NoSuchPool { pool: name });
+        }
         let layout = read_layout_from(&name, &file)?;
         let map = Map::new(&file, layout.file_size, writable)
             .map_err(|e| io_err(&name, "mmap", &paths.backing, e))?;
         Ok(Pool {
             paths,
+            pools_dir: pools_dir.to_path_buf(),
             file,
             writable,
+            pos: 0,
             map,
             layout,
             locks: None,
@@ -1670,6 +1765,231 @@ impl Pool {
         })
     }
 
+    /// The first protein at or after (`forward`) or at or before `from` whose
+    /// descrips match `needle` as libPlasma's `protein_search` decides
+    /// ([`protocol::protein_search`]: a list needle is a gap search, anything
+    /// else must equal one descrip). Overwritten indices are skipped;
+    /// POOL_NO_SUCH_PROTEIN when nothing matches. The hose position is not used.
+    pub fn probe_slaw(&mut self, from: i64, needle: &Slaw, forward: bool) -> Result<Entry> {
+        let none = |p: &Pool| Error::NoSuchProtein {
+            pool: p.paths.name.clone(),
+            index: from,
+        };
+        let Some((o, n)) = self.index_range()? else {
+            return Err(none(self));
+        };
+        if (forward && from > n) || (!forward && from < o) {
+            return Err(none(self));
+        }
+        let mut i = from.clamp(o, n);
+        loop {
+            match self.nth(i) {
+                Ok(e) => {
+                    if protocol::protein_search(&e.protein, needle).is_some() {
+                        return Ok(e);
+                    }
+                }
+                Err(Error::NoSuchProtein { .. }) => match self.index_range()? {
+                    // overwritten under us: forward jumps to the new oldest
+                    Some((o2, _)) if forward && o2 > i => {
+                        i = o2;
+                        continue;
+                    }
+                    _ => return Err(none(self)),
+                },
+                Err(e) => return Err(e),
+            }
+            if forward {
+                if i >= n {
+                    return Err(none(self));
+                }
+                i += 1;
+            } else {
+                if i <= o {
+                    return Err(none(self));
+                }
+                i -= 1;
+            }
+        }
+    }
+
+    // -- The hose position (libPlasma's pool_index, pool_seekto, pool_next, …) --
+    //
+    // A fresh hose is at index 0; reads from a position already overwritten move
+    // up to the oldest protein, as libPlasma's pool_next does.
+
+    /// The hose position: the index [`next`](Self::next) reads (`pool_index`).
+    pub fn index(&self) -> i64 {
+        self.pos
+    }
+
+    /// Moves the hose to `idx` (`pool_seekto`); any value is accepted.
+    pub fn seekto(&mut self, idx: i64) {
+        self.pos = idx;
+    }
+
+    /// Moves the hose by `delta` (`pool_seekby`; `pool_frwdby`/`pool_backby`).
+    pub fn seekby(&mut self, delta: i64) {
+        self.pos = self.pos.saturating_add(delta);
+    }
+
+    /// Moves the hose to the oldest protein (`pool_rewind`); an empty pool
+    /// leaves it where it is.
+    pub fn rewind(&mut self) -> Result<()> {
+        if let Some((o, _)) = self.index_range()? {
+            self.pos = o;
+        }
+        Ok(())
+    }
+
+    /// Moves the hose to the newest protein (`pool_tolast`); an empty pool
+    /// leaves it where it is.
+    pub fn tolast(&mut self) -> Result<()> {
+        if let Some((_, n)) = self.index_range()? {
+            self.pos = n;
+        }
+        Ok(())
+    }
+
+    /// Moves the hose past the newest protein, so [`next`](Self::next) waits
+    /// for new deposits (`pool_runout`). On an empty pool libPlasma computes
+    /// "newest + 1" from an unset index; tidepool uses the index the next deposit
+    /// will get, which is what a reader wants.
+    pub fn runout(&mut self) -> Result<()> {
+        self.pos = self.next_index()?;
+        Ok(())
+    }
+
+    /// The protein at the hose position, without moving (`pool_curr`).
+    pub fn curr(&mut self) -> Result<Entry> {
+        self.nth(self.pos)
+    }
+
+    /// The protein at the hose position, then moves past it (`pool_next`). A
+    /// negative position reads from 0; a position already overwritten reads the
+    /// oldest protein instead. POOL_NO_SUCH_PROTEIN (position unchanged) when
+    /// there is nothing at or after the position yet.
+    #[allow(clippy::should_implement_trait)] // libPlasma's name; fallible, not an iterator
+    pub fn next(&mut self) -> Result<Entry> {
+        let mut want = self.pos.max(0);
+        loop {
+            match self.nth(want) {
+                Ok(e) => {
+                    self.pos = e.index + 1;
+                    return Ok(e);
+                }
+                Err(Error::NoSuchProtein { .. }) => match self.index_range()? {
+                    Some((o, _)) if o > want => want = o,
+                    _ => {
+                        return Err(Error::NoSuchProtein {
+                            pool: self.paths.name.clone(),
+                            index: want,
+                        })
+                    }
+                },
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// The protein before the hose position, and moves the hose onto it
+    /// (`pool_prev`): right after `next` returned index i the position is
+    /// i + 1, so `prev` returns i again. A position past the newest protein
+    /// first drops to newest + 1. Fails with
+    /// POOL_NO_SUCH_PROTEIN at or below position 0 or when the previous protein
+    /// was overwritten (the position has then moved onto it, as in libPlasma).
+    pub fn prev(&mut self) -> Result<Entry> {
+        let none = |p: &Pool, index| Error::NoSuchProtein {
+            pool: p.paths.name.clone(),
+            index,
+        };
+        if self.pos <= 0 {
+            return Err(none(self, self.pos - 1));
+        }
+        let Some((_, n)) = self.index_range()? else {
+            return Err(none(self, self.pos - 1));
+        };
+        let start = self.pos.min(n + 1);
+        self.pos = start - 1;
+        self.nth(self.pos)
+    }
+
+    /// Like [`probe_slaw`](Self::probe_slaw) forward from the hose position,
+    /// moving the hose past the match (`pool_probe_frwd`); on failure the
+    /// position is restored.
+    pub fn probe_frwd(&mut self, needle: &Slaw) -> Result<Entry> {
+        let saved = self.pos;
+        loop {
+            match self.next() {
+                Ok(e) if protocol::protein_search(&e.protein, needle).is_some() => return Ok(e),
+                Ok(_) => {}
+                Err(e) => {
+                    self.pos = saved;
+                    return Err(e);
+                }
+            }
+        }
+    }
+
+    /// Steps back from the hose position to the first match, leaving the hose
+    /// on it (`pool_probe_back`); on failure the position is restored.
+    pub fn probe_back(&mut self, needle: &Slaw) -> Result<Entry> {
+        let saved = self.pos;
+        loop {
+            match self.prev() {
+                Ok(e) if protocol::protein_search(&e.protein, needle).is_some() => return Ok(e),
+                Ok(_) => {}
+                Err(e) => {
+                    self.pos = saved;
+                    return Err(e);
+                }
+            }
+        }
+    }
+
+    /// Moves the hose to the protein deposited closest to `t` by `mode`
+    /// (`pool_seekto_time`); POOL_NO_SUCH_PROTEIN when none qualifies.
+    pub fn seekto_time(&mut self, t: f64, mode: TimeMatch) -> Result<()> {
+        match self.seek_time(t, mode)? {
+            Some(i) => {
+                self.pos = i;
+                Ok(())
+            }
+            None => Err(Error::NoSuchProtein {
+                pool: self.paths.name.clone(),
+                index: self.pos,
+            }),
+        }
+    }
+
+    /// libPlasma's last-withdraw housekeeping: when no other hose has the pool
+    /// open (the shared lock upgrades to an exclusive one), truncate the file
+    /// to the effective size a shrinking resize left, and dispose the pool when
+    /// its auto-dispose flag is set. Best effort: runs from `Drop`.
+    fn last_withdraw(&mut self) {
+        if !self.writable || self.file.relock(FlockArg::LockExclusiveNonblock).is_err() {
+            return;
+        }
+        let Some(fs) = self.map.load(self.layout.file_size_off()) else {
+            return;
+        };
+        let flags = self.flags();
+        if let Ok(real) = self.file.metadata().map(|m| m.len()) {
+            if real > fs && fs >= self.hs() && fs == self.map.len {
+                if let Err(e) = self.file.set_len(fs) {
+                    tracing::warn!(pool = %self.paths.name, error = %e, "truncating after shrink failed");
+                }
+            }
+        }
+        if flags & codec::FLAG_AUTO_DISPOSE != 0 {
+            // We hold the exclusive lock, so nobody else has the pool open.
+            let pools = Pools::new(self.pools_dir.clone());
+            if let Err(e) = pools.dispose_paths(&self.paths.name, &self.paths) {
+                tracing::warn!(pool = %self.paths.name, error = %e, "auto-dispose failed");
+            }
+        }
+    }
+
     fn lock(&mut self, which: LockKind) -> Result<()> {
         if self.locks.is_none() {
             self.locks = Some(Locks::open(&self.paths, &self.layout)?);
@@ -2082,6 +2402,7 @@ mod tests {
         }
         assert!(matches!(fresh.nth(o - 1), Err(Error::NoSuchProtein { .. })));
         assert!(matches!(fresh.nth(n + 1), Err(Error::NoSuchProtein { .. })));
+        drop(p);
         assert_eq!(
             fresh.seek_time(495.2, TimeMatch::Closest).unwrap(),
             Some(495)
@@ -2091,6 +2412,7 @@ mod tests {
             Some(496)
         );
         assert_eq!(fresh.seek_time(1.0, TimeMatch::Closest).unwrap(), Some(o));
+        drop(fresh);
         pools.dispose("a/b").unwrap();
         assert!(pools.list().unwrap().is_empty());
         assert!(!tmp.path().join("a").exists());
@@ -2295,5 +2617,193 @@ mod tests {
         };
         assert!(matches!(err, Error::Full { .. }));
         assert_eq!(p.index_range().unwrap(), Some((0, n - 1)));
+    }
+
+    fn small_pool(pools: &Pools, name: &str, size: u64) {
+        pools
+            .create(
+                name,
+                &CreateOptions {
+                    size,
+                    flock: true,
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+    }
+
+    #[test]
+    fn hose_position_follows_libplasma() {
+        let tmp = tempfile::tempdir().unwrap();
+        let pools = Pools::new(tmp.path());
+        small_pool(&pools, "h", 8192);
+        let mut w = pools.open("h").unwrap();
+        let mut h = pools.open("h").unwrap();
+        assert_eq!(h.index(), 0);
+        assert!(matches!(h.next(), Err(Error::NoSuchProtein { .. })));
+        assert!(matches!(h.prev(), Err(Error::NoSuchProtein { .. })));
+        h.runout().unwrap();
+        assert_eq!(h.index(), 0);
+        for i in 0..5 {
+            w.deposit(&protein(40, i), f64::from(i)).unwrap();
+        }
+        assert_eq!(h.next().unwrap().index, 0);
+        assert_eq!(h.next().unwrap().index, 1);
+        assert_eq!(h.index(), 2);
+        // prev returns the protein just read, and stays on it
+        assert_eq!(h.prev().unwrap().index, 1);
+        assert_eq!(h.index(), 1);
+        assert_eq!(h.curr().unwrap().index, 1);
+        assert_eq!(h.prev().unwrap().index, 0);
+        assert!(matches!(h.prev(), Err(Error::NoSuchProtein { .. })));
+        h.tolast().unwrap();
+        assert_eq!(h.index(), 4);
+        h.runout().unwrap();
+        assert_eq!(h.index(), 5);
+        assert!(matches!(h.next(), Err(Error::NoSuchProtein { .. })));
+        assert_eq!(h.index(), 5);
+        // past the end: prev drops to the newest
+        h.seekto(1000);
+        assert_eq!(h.prev().unwrap().index, 4);
+        // negative positions read from 0
+        h.seekto(-7);
+        assert_eq!(h.next().unwrap().index, 0);
+        h.seekby(2);
+        assert_eq!(h.index(), 3);
+        h.seekto_time(2.2, TimeMatch::Closest).unwrap();
+        assert_eq!(h.index(), 2);
+        // overwrite the first proteins: next jumps up to the oldest
+        for i in 5..200 {
+            w.deposit(&protein(40, i as u8), f64::from(i)).unwrap();
+        }
+        let (o, _) = h.index_range().unwrap().unwrap();
+        assert!(o > 3);
+        h.seekto(1);
+        assert_eq!(h.next().unwrap().index, o);
+        h.rewind().unwrap();
+        assert_eq!(h.index(), o);
+        // a previous protein that was overwritten fails, with the hose moved onto it
+        h.seekto(o);
+        assert!(matches!(h.prev(), Err(Error::NoSuchProtein { .. })));
+        assert_eq!(h.index(), o - 1);
+    }
+
+    #[test]
+    fn probes_match_slaw_needles_and_move_the_hose() {
+        let tmp = tempfile::tempdir().unwrap();
+        let pools = Pools::new(tmp.path());
+        small_pool(&pools, "pb", 65536);
+        let mut p = pools.open("pb").unwrap();
+        let prot = |d: Slaw| {
+            crate::engine::slaw::encode_protein(&crate::engine::slaw::Protein::new(d, Slaw::Nil))
+        };
+        p.deposit(&prot(Slaw::strings(["a", "b", "c"])), 0.0)
+            .unwrap(); // 0
+        p.deposit(&prot(Slaw::list([Slaw::i64(7), Slaw::from("x")])), 0.0)
+            .unwrap(); // 1
+        p.deposit(&prot(Slaw::strings(["c", "a"])), 0.0).unwrap(); // 2
+        p.deposit(&prot(Slaw::list([Slaw::i32(7)])), 0.0).unwrap(); // 3
+        p.deposit(&prot(Slaw::strings(["a", "x", "c"])), 0.0)
+            .unwrap(); // 4
+        let ac = Slaw::strings(["a", "c"]);
+        assert_eq!(p.probe_slaw(0, &ac, true).unwrap().index, 0);
+        // in order only: ["c", "a"] has both but not as a subsequence
+        assert_eq!(p.probe_slaw(1, &ac, true).unwrap().index, 4);
+        assert_eq!(p.probe_slaw(3, &ac, false).unwrap().index, 0);
+        // non-string needles match by encoded equality: int64 7 is not int32 7
+        assert_eq!(p.probe_slaw(0, &Slaw::i64(7), true).unwrap().index, 1);
+        assert_eq!(p.probe_slaw(2, &Slaw::i32(7), true).unwrap().index, 3);
+        assert!(p.probe_slaw(2, &Slaw::i64(7), true).is_err());
+        // the hose versions move the position past (forward) or onto (back) the match
+        p.seekto(0);
+        assert_eq!(p.probe_frwd(&Slaw::from("x")).unwrap().index, 1);
+        assert_eq!(p.index(), 2);
+        assert_eq!(p.probe_frwd(&Slaw::from("x")).unwrap().index, 4);
+        assert_eq!(p.index(), 5);
+        assert!(p.probe_frwd(&Slaw::from("x")).is_err());
+        assert_eq!(p.index(), 5, "a failed probe restores the position");
+        assert_eq!(p.probe_back(&Slaw::from("b")).unwrap().index, 0);
+        assert_eq!(p.index(), 0);
+        assert!(p.probe_back(&Slaw::from("b")).is_err());
+        assert_eq!(p.index(), 0);
+    }
+
+    #[test]
+    fn dispose_and_rename_refuse_a_pool_in_use() {
+        let tmp = tempfile::tempdir().unwrap();
+        let pools = Pools::new(tmp.path());
+        small_pool(&pools, "u", 8192);
+        let h = pools.open("u").unwrap();
+        let e = pools.dispose("u").unwrap_err();
+        assert!(matches!(e, Error::InUse { .. }), "{e}");
+        assert_eq!(e.retort(), -200530);
+        assert!(matches!(pools.rename("u", "v"), Err(Error::InUse { .. })));
+        drop(h);
+        pools.rename("u", "v").unwrap();
+        pools.dispose("v").unwrap();
+        assert!(!pools.exists("v"));
+    }
+
+    #[test]
+    fn auto_dispose_happens_when_the_last_hose_closes() {
+        let tmp = tempfile::tempdir().unwrap();
+        let pools = Pools::new(tmp.path());
+        pools
+            .create(
+                "ad/x",
+                &CreateOptions {
+                    size: 8192,
+                    flock: false,
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        let mut a = pools.open("ad/x").unwrap();
+        let b = pools.open("ad/x").unwrap();
+        let key = a.info().unwrap().sem_key;
+        a.deposit(&protein(8, 1), 0.0).unwrap();
+        a.change_options(&ChangeOptions {
+            auto_dispose: Some(true),
+            ..Default::default()
+        })
+        .unwrap();
+        drop(a);
+        assert!(pools.exists("ad/x"), "another hose is still open");
+        drop(b);
+        assert!(!pools.exists("ad/x"));
+        assert!(!tmp.path().join("ad").exists());
+        assert!(!sem::exists(key));
+        // without the flag, closing leaves the pool alone
+        small_pool(&pools, "keep", 8192);
+        drop(pools.open("keep").unwrap());
+        assert!(pools.exists("keep"));
+    }
+
+    #[test]
+    fn shrunk_file_is_truncated_when_the_last_hose_closes() {
+        let tmp = tempfile::tempdir().unwrap();
+        let pools = Pools::new(tmp.path());
+        small_pool(&pools, "t", 65536);
+        let backing = pools.paths("t").unwrap().backing;
+        let len = || fs::metadata(&backing).unwrap().len();
+        let mut w = pools.open("t").unwrap();
+        let mut r = pools.open("t").unwrap();
+        for i in 0..100 {
+            w.deposit(&protein(300, i as u8), 0.0).unwrap();
+        }
+        w.resize(16384).unwrap();
+        assert_eq!(len(), 65536, "no truncation while hoses are open");
+        drop(w);
+        assert_eq!(len(), 65536, "the reader still has it open");
+        assert_eq!(r.info().unwrap().size, 16384);
+        drop(r);
+        assert_eq!(len(), 16384);
+        let mut again = pools.open("t").unwrap();
+        assert_eq!(again.newest_index().unwrap(), Some(99));
+        assert_eq!(again.nth(99).unwrap().protein, protein(300, 99));
+        // growing afterwards works from the truncated file
+        again.resize(32768).unwrap();
+        assert_eq!(len(), 32768);
+        assert_eq!(again.deposit(&protein(300, 1), 0.0).unwrap().0, 100);
     }
 }

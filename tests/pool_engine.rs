@@ -540,10 +540,10 @@ fn hose_of_a_killed_process_stops_counting_as_in_use() {
     assert!(!pools.in_use("held").unwrap());
     let mut child = hose_holder(tmp.path(), "held");
     wait_for(|| pools.in_use("held").unwrap(), "the child's hose");
-    let e = pools.dispose("held").unwrap_err();
+    let e = pools.dispose_unused("held").unwrap_err();
     assert!(matches!(e, Error::InUse { .. }), "{e}");
     assert!(matches!(
-        pools.rename("held", "moved"),
+        pools.rename_unused("held", "moved"),
         Err(Error::InUse { .. })
     ));
     let out = tidepool(tmp.path())
@@ -560,7 +560,7 @@ fn hose_of_a_killed_process_stops_counting_as_in_use() {
     .unwrap();
     let _ = child.wait();
     assert!(!pools.in_use("held").unwrap());
-    pools.dispose("held").unwrap();
+    pools.dispose_unused("held").unwrap();
     assert!(!pools.exists("held"));
 }
 

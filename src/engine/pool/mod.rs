@@ -1,6 +1,8 @@
 //! Local mmap pools, byte-compatible with libPlasma (plasma spec sections 5-6).
 //!
 //! Layers:
+//! - [`checksum`]: the entry checksum of `checksum` pools (libLoam's CityHash64
+//!   with seeds, spec 6.3 and 13). Pure arithmetic.
 //! - [`codec`]: the backing file's header chunks, the TOC block, entry layout,
 //!   `pool.conf` (spec 5.3, 6.1-6.3). Pure byte arithmetic.
 //! - [`protocol`]: ring-buffer index math (remodulate, wrap, where the next
@@ -17,6 +19,7 @@
 //! The pools directory is always an explicit argument ([`store::Pools::new`]);
 //! only the CLI reads `OB_POOLS_DIR`.
 
+pub mod checksum;
 pub mod codec;
 pub mod handle;
 pub mod io;

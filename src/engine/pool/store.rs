@@ -52,7 +52,7 @@ pub struct CreateOptions {
     pub sync: bool,
     /// flock files instead of System V semaphores.
     pub flock: bool,
-    /// Per-entry checksums (refused: the hash is not established, spec 13).
+    /// Per-entry checksums (libLoam's CityHash64 with seeds, verified on read).
     pub checksum: bool,
     /// Legacy (directory version 4) pool when false (refused).
     pub resizable: bool,
@@ -252,8 +252,8 @@ impl Pools {
     }
 
     /// Whether any hose (of this or another process, libPlasma's included) has
-    /// the pool open (`pool_check_in_use`): the test libPlasma uses before a
-    /// dispose or rename, without side effects.
+    /// the pool open (`pool_check_in_use`): the test libPlasma's dispose and
+    /// rename make, without side effects.
     pub fn in_use(&self, name: &str) -> Result<bool> {
         let paths = self.paths(name)?;
         match exclusive_backing_lock(&paths) {
@@ -271,12 +271,6 @@ impl Pools {
     /// Creates a pool (spec 5.3, 6.1, 6.8).
     pub fn create(&self, name: &str, opts: &CreateOptions) -> Result<()> {
         let root = self.root(name)?;
-        if opts.checksum {
-            return Err(Error::Unsupported {
-                pool: name.into(),
-                what: "creating a checksum pool (libPlasma's entry hash is not established; such pools can be read but not written)".into(),
-            });
-        }
         if !opts.resizable {
             return Err(Error::Unsupported {
                 pool: name.into(),
@@ -341,6 +335,9 @@ impl Pools {
         }
         if opts.flock {
             flags |= codec::FLAG_FLOCK;
+        }
+        if opts.checksum {
+            flags |= codec::FLAG_CHECKSUM;
         }
         let sem_key = if opts.flock {
             random_sem_key()
@@ -446,12 +443,18 @@ impl Pools {
 
     /// Removes a pool and everything created with it, including its System V
     /// semaphore set and empty parent directories of nested names.
-    ///
-    /// Refused with POOL_IN_USE while any hose (a [`Pool`] of this or another
-    /// process, libPlasma's included) has the pool open, as libPlasma does: every
-    /// hose holds a shared `flock` on the backing file, and disposal needs an
-    /// exclusive one.
+    /// Hoses still open keep reading their (now unlinked) file; use
+    /// [`dispose_unused`](Self::dispose_unused) for libPlasma's refusal.
     pub fn dispose(&self, name: &str) -> Result<()> {
+        let paths = self.paths(name)?;
+        self.dispose_paths(name, &paths)
+    }
+
+    /// Disposes like libPlasma's `pool_dispose`: refused with POOL_IN_USE while
+    /// any hose (a [`Pool`] of this or another process, libPlasma's included)
+    /// has the pool open. Every hose holds a shared `flock` on the backing file;
+    /// disposal takes an exclusive one and holds it until the files are gone.
+    pub fn dispose_unused(&self, name: &str) -> Result<()> {
         let paths = self.paths(name)?;
         let _excl = exclusive_backing_lock(&paths)?;
         self.dispose_paths(name, &paths)
@@ -494,8 +497,20 @@ impl Pools {
         Ok(())
     }
 
-    /// Renames a pool (`p-rename`).
+    /// Renames a pool (`p-rename`), even while hoses have it open (they keep
+    /// working: the files move, not change); see
+    /// [`rename_unused`](Self::rename_unused) for libPlasma's refusal.
     pub fn rename(&self, old: &str, new: &str) -> Result<()> {
+        self.rename_inner(old, new, false)
+    }
+
+    /// Renames like libPlasma's `pool_rename`: refused with POOL_IN_USE while
+    /// any hose has the pool open.
+    pub fn rename_unused(&self, old: &str, new: &str) -> Result<()> {
+        self.rename_inner(old, new, true)
+    }
+
+    fn rename_inner(&self, old: &str, new: &str, check_in_use: bool) -> Result<()> {
         let from = self.paths(old)?;
         let to_root = self.root(new)?;
         if self.exists(new) || to_root.exists() {
@@ -514,8 +529,11 @@ impl Pools {
                 reason: "cannot move a pool inside itself".into(),
             });
         }
-        // libPlasma renames only pools nobody has open (POOL_IN_USE otherwise).
-        let _excl = exclusive_backing_lock(&from)?;
+        let _excl = if check_in_use {
+            Some(exclusive_backing_lock(&from)?)
+        } else {
+            None
+        };
         if let Some(parent) = to_root.parent() {
             fs::DirBuilder::new()
                 .recursive(true)
@@ -1642,6 +1660,7 @@ impl Pool {
             let mut protein = vec![0u8; plen as usize];
             let ts = self.map.load(p).map(f64::from_bits);
             let got = self.map.load(p + codec::ENTRY_INDEX).map(|v| v as i64);
+            let stored_sum = (poff == 24).then(|| self.map.load(p + 16));
             if !self.map.copy_out(p + poff, &mut protein) {
                 if stable(self, &mut stable_failures) {
                     break;
@@ -1663,10 +1682,22 @@ impl Pool {
                 }
                 continue;
             }
+            let ts = ts.unwrap_or(0.0);
+            if let Some(stored) = stored_sum {
+                // Copied and re-checked above, so a mismatch is damage, not a race
+                // (libPlasma answers POOL_CORRUPT too).
+                let sum = super::checksum::entry_checksum(&protein, ts, idx);
+                if stored != Some(sum) {
+                    return Err(self.corrupt(format!(
+                        "checksum mismatch at index {idx}: stored {:016x}, computed {sum:016x}",
+                        stored.unwrap_or(0)
+                    )));
+                }
+            }
             self.cursor = Some((at, idx));
             return Ok(Entry {
                 index: idx,
-                timestamp: ts.unwrap_or(0.0),
+                timestamp: ts,
                 protein,
             });
         }
@@ -2025,12 +2056,6 @@ impl Pool {
             ));
         }
         let flags = self.flags();
-        if flags & codec::FLAG_CHECKSUM != 0 {
-            return Err(Error::Unsupported {
-                pool: self.paths.name.clone(),
-                what: "depositing into a checksum pool (entry hash not established)".into(),
-            });
-        }
         if flags & codec::FLAG_FROZEN != 0 {
             return Err(Error::Frozen {
                 pool: self.paths.name.clone(),
@@ -2040,7 +2065,28 @@ impl Pool {
             pool: self.paths.name.clone(),
             detail,
         })?;
-        Ok(codec::entry_size(head.len_bytes, false))
+        Ok(codec::entry_size(head.len_bytes, self.is_checksum()))
+    }
+
+    /// Whether entries carry a checksum word (fixed at creation).
+    fn is_checksum(&self) -> bool {
+        self.layout.protein_off() == codec::protein_offset(true)
+    }
+
+    /// Writes one entry (timestamp, index, checksum if the pool has them,
+    /// protein, jumpback) at physical offset `p`; `false` if outside the map.
+    fn write_entry(&self, p: u64, size: u64, ts: f64, idx: i64, protein: &[u8]) -> bool {
+        let mut head = [0u8; 24];
+        head[0..8].copy_from_slice(&ts.to_bits().to_le_bytes());
+        head[8..16].copy_from_slice(&(idx as u64).to_le_bytes());
+        let poff = self.layout.protein_off();
+        if poff == 24 {
+            let sum = super::checksum::entry_checksum(protein, ts, idx);
+            head[16..24].copy_from_slice(&sum.to_le_bytes());
+        }
+        self.map.copy_in(p, &head[..poff as usize])
+            && self.map.copy_in(p + poff, protein)
+            && self.map.store(p + size - 8, size)
     }
 
     /// Deposits one protein (`pool_deposit`): returns its index and timestamp.
@@ -2063,7 +2109,7 @@ impl Pool {
             let mut first = None;
             for p in proteins {
                 // checked above: the header is a protein of exactly p.len() bytes
-                let size = codec::entry_size(p.len() as u64, false);
+                let size = codec::entry_size(p.len() as u64, self.is_checksum());
                 let i = self.deposit_locked(p, size, now)?;
                 first.get_or_insert(i);
             }
@@ -2112,13 +2158,7 @@ impl Pool {
             self.map.store(self.layout.oldest_off(), plan.new_oldest);
         }
         let p = plan.write % self.fs();
-        let mut head = [0u8; 16];
-        head[0..8].copy_from_slice(&now.to_bits().to_le_bytes());
-        head[8..16].copy_from_slice(&(idx as u64).to_le_bytes());
-        let ok = self.map.copy_in(p, &head)
-            && self.map.copy_in(p + 16, protein)
-            && self.map.store(p + size - 8, size);
-        if !ok {
+        if !self.write_entry(p, size, now, idx, protein) {
             return Err(self.corrupt("entry outside the mapping"));
         }
         if flags & codec::FLAG_SYNC != 0 {
@@ -2258,8 +2298,9 @@ impl Pool {
         let mut total = 0;
         let mut keep = live.len();
         // Keep the newest entries that fit; an entry may not end at the file end.
+        let checksum = self.is_checksum();
         while keep > 0 {
-            let sz = codec::entry_size(live[keep - 1].2.len() as u64, false);
+            let sz = codec::entry_size(live[keep - 1].2.len() as u64, checksum);
             if total + sz >= room {
                 break;
             }
@@ -2282,14 +2323,8 @@ impl Pool {
         let mut at = self.hs();
         let mut newest_virtual = 0;
         for (ts, idx, protein) in kept {
-            let sz = codec::entry_size(protein.len() as u64, false);
-            let mut head = [0u8; 16];
-            head[0..8].copy_from_slice(&ts.to_bits().to_le_bytes());
-            head[8..16].copy_from_slice(&(*idx as u64).to_le_bytes());
-            if !(self.map.copy_in(at, &head)
-                && self.map.copy_in(at + 16, protein)
-                && self.map.store(at + sz - 8, sz))
-            {
+            let sz = codec::entry_size(protein.len() as u64, checksum);
+            if !self.write_entry(at, sz, *ts, *idx, protein) {
                 return Err(self.corrupt("resize wrote outside the mapping"));
             }
             newest_virtual = base + (at - self.hs());
@@ -2317,7 +2352,7 @@ impl Pool {
                     base,
                 );
             }
-            v += codec::entry_size(protein.len() as u64, false);
+            v += codec::entry_size(protein.len() as u64, checksum);
         }
         if kept.is_empty() {
             self.map.store(self.layout.newest_off(), 0);
@@ -2490,7 +2525,7 @@ mod tests {
             -200710
         );
         let c = CreateOptions {
-            checksum: true,
+            resizable: false,
             ..opts.clone()
         };
         assert_eq!(pools.create("c", &c).unwrap_err().retort(), -201100);
@@ -2734,14 +2769,28 @@ mod tests {
         let pools = Pools::new(tmp.path());
         small_pool(&pools, "u", 8192);
         let h = pools.open("u").unwrap();
-        let e = pools.dispose("u").unwrap_err();
+        assert!(pools.in_use("u").unwrap());
+        let e = pools.dispose_unused("u").unwrap_err();
         assert!(matches!(e, Error::InUse { .. }), "{e}");
         assert_eq!(e.retort(), -200530);
-        assert!(matches!(pools.rename("u", "v"), Err(Error::InUse { .. })));
+        assert!(matches!(
+            pools.rename_unused("u", "v"),
+            Err(Error::InUse { .. })
+        ));
         drop(h);
-        pools.rename("u", "v").unwrap();
-        pools.dispose("v").unwrap();
+        assert!(!pools.in_use("u").unwrap());
+        pools.rename_unused("u", "v").unwrap();
+        pools.dispose_unused("v").unwrap();
         assert!(!pools.exists("v"));
+        // the unconditional forms work under an open hose, which keeps reading
+        small_pool(&pools, "f", 8192);
+        let mut h = pools.open("f").unwrap();
+        h.deposit(&protein(8, 3), 0.0).unwrap();
+        pools.rename("f", "g").unwrap();
+        assert_eq!(h.nth(0).unwrap().protein, protein(8, 3));
+        pools.dispose("g").unwrap();
+        assert!(!pools.exists("g"));
+        assert_eq!(h.nth(0).unwrap().protein, protein(8, 3));
     }
 
     #[test]

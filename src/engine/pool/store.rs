@@ -797,19 +797,29 @@ impl Map {
         true
     }
 
-    fn copy_out(&self, off: u64, out: &mut [u8]) -> bool {
-        if !self.in_bounds(off, out.len() as u64) {
+    /// Replaces `out`'s contents with `n` bytes from `off`, without zeroing
+    /// the buffer first.
+    fn copy_to_vec(&self, off: u64, n: u64, out: &mut Vec<u8>) -> bool {
+        let Ok(len) = usize::try_from(n) else {
+            return false;
+        };
+        if !self.in_bounds(off, n) {
             return false;
         }
-        // SAFETY: the source range is inside the mapping (checked) and `out` is a
-        // distinct Rust buffer. Concurrent writers may change the bytes while they
-        // are copied; callers treat the copy as untrusted until re-validated.
+        out.clear();
+        out.reserve(len);
+        // SAFETY: the source range is inside the mapping (checked) and `out` has
+        // room for `len` bytes (reserved) in a distinct allocation; the bytes are
+        // initialised by the copy before `set_len` exposes them. Concurrent
+        // writers may change the source while it is copied; callers treat the
+        // copy as untrusted until re-validated.
         unsafe {
             std::ptr::copy_nonoverlapping(
                 self.raw.as_ptr().add(off as usize),
                 out.as_mut_ptr(),
-                out.len(),
+                len,
             );
+            out.set_len(len);
         }
         true
     }
@@ -1620,6 +1630,19 @@ impl Pool {
 
     /// Reads the protein with index `idx` (`pool_nth_protein`), lock-free.
     pub fn nth(&mut self, idx: i64) -> Result<Entry> {
+        let mut protein = Vec::new();
+        let timestamp = self.nth_into(idx, &mut protein)?;
+        Ok(Entry {
+            index: idx,
+            timestamp,
+            protein,
+        })
+    }
+
+    /// Like [`nth`](Self::nth), but copies the protein into `out` (replacing
+    /// its contents) and returns the timestamp: a reader that reuses one buffer
+    /// allocates nothing per protein.
+    pub fn nth_into(&mut self, idx: i64, out: &mut Vec<u8>) -> Result<f64> {
         let no_such = |p: &Pool| Error::NoSuchProtein {
             pool: p.paths.name.clone(),
             index: idx,
@@ -1657,11 +1680,10 @@ impl Pool {
             let p = at % self.fs();
             let poff = self.layout.protein_off();
             let plen = size - poff - codec::JUMPBACK_BYTES;
-            let mut protein = vec![0u8; plen as usize];
             let ts = self.map.load(p).map(f64::from_bits);
             let got = self.map.load(p + codec::ENTRY_INDEX).map(|v| v as i64);
             let stored_sum = (poff == 24).then(|| self.map.load(p + 16));
-            if !self.map.copy_out(p + poff, &mut protein) {
+            if !self.map.copy_to_vec(p + poff, plen, out) {
                 if stable(self, &mut stable_failures) {
                     break;
                 }
@@ -1686,7 +1708,7 @@ impl Pool {
             if let Some(stored) = stored_sum {
                 // Copied and re-checked above, so a mismatch is damage, not a race
                 // (libPlasma answers POOL_CORRUPT too).
-                let sum = super::checksum::entry_checksum(&protein, ts, idx);
+                let sum = super::checksum::entry_checksum(out, ts, idx);
                 if stored != Some(sum) {
                     return Err(self.corrupt(format!(
                         "checksum mismatch at index {idx}: stored {:016x}, computed {sum:016x}",
@@ -1695,11 +1717,7 @@ impl Pool {
                 }
             }
             self.cursor = Some((at, idx));
-            return Ok(Entry {
-                index: idx,
-                timestamp: ts,
-                protein,
-            });
+            return Ok(ts);
         }
         Err(self.corrupt(format!("could not read index {idx} consistently")))
     }

@@ -215,7 +215,7 @@ fn concurrent_depositor_processes_flock_lose_and_duplicate_nothing() {
     concurrent_depositors(true);
 }
 
-fn killed_depositor(flock: bool) {
+fn killed_depositor(flock: bool, checksum: bool) {
     let tmp = tempfile::tempdir().unwrap();
     let pools = Pools::new(tmp.path());
     pools
@@ -224,6 +224,7 @@ fn killed_depositor(flock: bool) {
             &CreateOptions {
                 size: 64 << 10,
                 flock,
+                checksum,
                 ..Default::default()
             },
         )
@@ -264,12 +265,19 @@ fn killed_depositor(flock: bool) {
 
 #[test]
 fn sigkill_mid_deposit_leaves_no_torn_protein_semaphores() {
-    killed_depositor(false);
+    killed_depositor(false, false);
 }
 
 #[test]
 fn sigkill_mid_deposit_leaves_no_torn_protein_flock() {
-    killed_depositor(true);
+    killed_depositor(true, false);
+}
+
+/// Every read of a checksum pool verifies the entry's checksum, so this also
+/// shows no visible entry has a torn checksum.
+#[test]
+fn sigkill_mid_deposit_leaves_no_torn_protein_checksum() {
+    killed_depositor(false, true);
 }
 
 #[test]

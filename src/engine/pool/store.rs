@@ -2030,7 +2030,16 @@ impl Pool {
                 }
             }
         }
-        if flags & codec::FLAG_AUTO_DISPOSE != 0 {
+        // Only the pool this hose belongs to: after an unconditional dispose or
+        // rename, the name may now be another pool (or none).
+        let same_file = match (self.file.metadata(), fs::metadata(&self.paths.backing)) {
+            (Ok(a), Ok(b)) => {
+                use std::os::unix::fs::MetadataExt;
+                a.dev() == b.dev() && a.ino() == b.ino()
+            }
+            _ => false,
+        };
+        if flags & codec::FLAG_AUTO_DISPOSE != 0 && same_file {
             // We hold the exclusive lock, so nobody else has the pool open.
             let pools = Pools::new(self.pools_dir.clone());
             if let Err(e) = pools.dispose_paths(&self.paths.name, &self.paths) {
@@ -2844,6 +2853,18 @@ mod tests {
         small_pool(&pools, "keep", 8192);
         drop(pools.open("keep").unwrap());
         assert!(pools.exists("keep"));
+        // a hose of a pool disposed and re-created under it never disposes the new one
+        small_pool(&pools, "re", 8192);
+        let mut old = pools.open("re").unwrap();
+        old.change_options(&ChangeOptions {
+            auto_dispose: Some(true),
+            ..Default::default()
+        })
+        .unwrap();
+        pools.dispose("re").unwrap();
+        small_pool(&pools, "re", 8192);
+        drop(old);
+        assert!(pools.exists("re"));
     }
 
     #[test]

@@ -647,3 +647,91 @@ fn await_next_follows_the_hose_position_across_processes() {
     assert_eq!(pos, 3);
     pools.dispose("an").unwrap();
 }
+
+/// Rewrites a little-endian pool as a big-endian machine would have written it:
+/// every header word (TOC included) and every entry's timestamp, index and
+/// jumpback byte-swapped, the header's big-endian flag set, pool.conf as a
+/// big-endian slaw file. Proteins keep their own byte order.
+fn make_big_endian(dir: &std::path::Path, entries: &[usize]) {
+    use tidepool::engine::slaw::{self, Endian};
+    let backing = dir.join("mmap-pool");
+    let mut raw = std::fs::read(&backing).unwrap();
+    let hs = u64::from_le_bytes(raw[0x28..0x30].try_into().unwrap()) as usize;
+    let swap = |raw: &mut Vec<u8>, at: usize| raw[at..at + 8].reverse();
+    let mut at = hs;
+    for &plen in entries {
+        let size = 16 + plen + 8;
+        swap(&mut raw, at);
+        swap(&mut raw, at + 8);
+        swap(&mut raw, at + size - 8);
+        at += size;
+    }
+    for w in (8..hs).step_by(8) {
+        swap(&mut raw, w);
+    }
+    raw[7] |= 1;
+    std::fs::write(&backing, &raw).unwrap();
+    let conf = dir.join("pool.conf");
+    let slawx = slaw::file::read(&std::fs::read(&conf).unwrap()).unwrap();
+    std::fs::write(&conf, slaw::file::write(&slawx, Endian::Big)).unwrap();
+}
+
+#[test]
+fn big_endian_pools_are_read_and_refused_for_writing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pools = Pools::new(tmp.path());
+    pools
+        .create(
+            "be",
+            &CreateOptions {
+                size: 65536,
+                toc_capacity: 10,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    let proteins = [
+        vector("be-endian-test-protein"),
+        codec::encode_simple_protein(&["x".into(), "y".into()], &[]),
+        vector("protein-wee-rude"),
+    ];
+    {
+        let mut p = pools.open("be").unwrap();
+        for (i, pr) in proteins.iter().enumerate() {
+            p.deposit(pr, 100.0 + i as f64).unwrap();
+        }
+    }
+    let lens: Vec<usize> = proteins.iter().map(Vec::len).collect();
+    make_big_endian(&tmp.path().join("be"), &lens);
+    let mut p = pools.open("be").unwrap();
+    assert!(p.is_big_endian());
+    assert_eq!(p.index_range().unwrap(), Some((0, 2)));
+    for (i, pr) in proteins.iter().enumerate() {
+        let e = p.nth(i as i64).unwrap();
+        assert_eq!((&e.protein, e.timestamp), (pr, 100.0 + i as f64));
+    }
+    let info = p.info().unwrap();
+    assert_eq!((info.size, info.toc_count, info.next_index), (65536, 3, 3));
+    assert_eq!(
+        p.seek_time(101.2, tidepool::engine::pool::store::TimeMatch::Closest)
+            .unwrap(),
+        Some(1)
+    );
+    assert_eq!(p.next().unwrap().index, 0);
+    assert_eq!(
+        p.probe_slaw(0, &tidepool::engine::slaw::Slaw::str("y"), true)
+            .unwrap()
+            .index,
+        1
+    );
+    let e = p.deposit(&proteins[1], 0.0).unwrap_err();
+    assert!(matches!(e, Error::WrongVersion { .. }), "{e}");
+    assert!(e.to_string().contains("big-endian"));
+    assert!(p.resize(32768).is_err());
+    let out = tidepool(tmp.path())
+        .args(["nth", "be", "1"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains('y'));
+}

@@ -679,6 +679,13 @@ fn read_layout(name: &str, backing: &Path) -> Result<Layout> {
 }
 
 fn read_layout_from(name: &str, f: &File) -> Result<Layout> {
+    Ok(read_layout_ext(name, f)?.0)
+}
+
+/// The layout and whether the file is big-endian (written on a big-endian
+/// machine: every header and entry word byte-swapped; tidepool reads such pools
+/// and refuses to write them).
+fn read_layout_ext(name: &str, f: &File) -> Result<(Layout, bool)> {
     let len = f
         .metadata()
         .map_err(|e| io_err(name, "stat", Path::new(""), e))?
@@ -689,6 +696,10 @@ fn read_layout_from(name: &str, f: &File) -> Result<Layout> {
             pool: name.into(),
             detail: format!("backing file of {len} bytes is shorter than a header"),
         })?;
+    let big = codec::is_big_endian(&prefix);
+    if big {
+        prefix = codec::header_to_native(&prefix);
+    }
     let hs = codec::peek_header_size(&prefix).map_err(|e| header_err(name, e))?;
     if hs > len || hs > 1 << 30 {
         return Err(Error::Corrupt {
@@ -699,6 +710,9 @@ fn read_layout_from(name: &str, f: &File) -> Result<Layout> {
     let mut buf = vec![0u8; hs as usize];
     f.read_exact_at(&mut buf, 0)
         .map_err(|e| io_err(name, "read header", Path::new(""), e))?;
+    if big {
+        buf = codec::header_to_native(&buf);
+    }
     let layout = codec::parse_header(&buf).map_err(|e| header_err(name, e))?;
     if layout.file_size > len {
         return Err(Error::Corrupt {
@@ -709,7 +723,7 @@ fn read_layout_from(name: &str, f: &File) -> Result<Layout> {
             ),
         });
     }
-    Ok(layout)
+    Ok((layout, big))
 }
 
 fn header_err(name: &str, e: codec::HeaderError) -> Error {
@@ -728,6 +742,18 @@ fn header_err(name: &str, e: codec::HeaderError) -> Error {
 /// Parses a backing file's header from bytes (for tools and the fuzz target):
 /// never panics, whatever the bytes.
 pub fn inspect_header(bytes: &[u8]) -> std::result::Result<Layout, codec::HeaderError> {
+    let swapped;
+    let bytes = if codec::is_big_endian(bytes) {
+        let n = bytes.len().min(codec::MIN_HEADER_PREFIX as usize);
+        let hs = codec::peek_header_size(&codec::header_to_native(&bytes[..n]))?;
+        let end = bytes.len().min(usize::try_from(hs).unwrap_or(usize::MAX));
+        let mut native = codec::header_to_native(&bytes[..end]);
+        native.extend_from_slice(&bytes[native.len()..]);
+        swapped = native;
+        &swapped[..]
+    } else {
+        bytes
+    };
     let hs = codec::peek_header_size(bytes)?;
     if hs > bytes.len() as u64 {
         return Err(codec::HeaderError::Truncated {
@@ -755,10 +781,12 @@ pub fn inspect_header(bytes: &[u8]) -> std::result::Result<Layout, codec::Header
 struct Map {
     raw: MmapRaw,
     len: u64,
+    /// Words are in the other byte order (a pool from a big-endian machine).
+    swap: bool,
 }
 
 impl Map {
-    fn new(file: &File, len: u64, writable: bool) -> std::io::Result<Map> {
+    fn new(file: &File, len: u64, writable: bool, swap: bool) -> std::io::Result<Map> {
         let n = usize::try_from(len)
             .map_err(|_| std::io::Error::other("pool larger than the address space"))?;
         let mut o = MmapOptions::new();
@@ -768,7 +796,7 @@ impl Map {
         } else {
             o.map_raw_read_only(file)?
         };
-        Ok(Map { raw, len })
+        Ok(Map { raw, len, swap })
     }
 
     fn in_bounds(&self, off: u64, n: u64) -> bool {
@@ -783,7 +811,15 @@ impl Map {
         // 8-aligned (the mapping is page-aligned); another process may store to it
         // at any time, which AtomicU64 tolerates.
         let a = unsafe { &*(self.raw.as_ptr().add(off as usize) as *const AtomicU64) };
-        Some(a.load(Ordering::Acquire))
+        let v = a.load(Ordering::Acquire);
+        Some(if self.swap { v.swap_bytes() } else { v })
+    }
+
+    /// The 8 bytes at `off` as stored (for protein headers, which carry their
+    /// own byte order), read as a little-endian word.
+    fn load_raw(&self, off: u64) -> Option<u64> {
+        let v = self.load(off)?;
+        Some(if self.swap { v.swap_bytes() } else { v })
     }
 
     fn store(&self, off: u64, v: u64) -> bool {
@@ -793,7 +829,10 @@ impl Map {
         // SAFETY: as in `load`; the mapping is writable when this is reached
         // (only deposit paths store, and they require a writable open).
         let a = unsafe { &*(self.raw.as_mut_ptr().add(off as usize) as *const AtomicU64) };
-        a.store(v, Ordering::Release);
+        a.store(
+            if self.swap { v.swap_bytes() } else { v },
+            Ordering::Release,
+        );
         true
     }
 
@@ -1357,8 +1396,8 @@ impl Pool {
         if !paths.backing.exists() {
             return Err(Error::NoSuchPool { pool: name });
         }
-        let layout = read_layout_from(&name, &file)?;
-        let map = Map::new(&file, layout.file_size, writable)
+        let (layout, big) = read_layout_ext(&name, &file)?;
+        let map = Map::new(&file, layout.file_size, writable, big)
             .map_err(|e| io_err(&name, "mmap", &paths.backing, e))?;
         Ok(Pool {
             paths,
@@ -1410,7 +1449,7 @@ impl Pool {
         if layout.header_size != self.layout.header_size {
             return Err(self.corrupt("header size changed under us"));
         }
-        self.map = Map::new(&self.file, layout.file_size, self.writable)
+        self.map = Map::new(&self.file, layout.file_size, self.writable, self.map.swap)
             .map_err(|e| io_err(&self.paths.name, "re-mmap", &self.paths.backing, e))?;
         self.layout = layout;
         self.cursor = None;
@@ -1451,7 +1490,7 @@ impl Pool {
     fn entry_size_at(&self, at: u64) -> Option<u64> {
         let poff = self.layout.protein_off();
         let p = self.phys(at, poff + 8)?;
-        let w = self.map.load(p + poff)?;
+        let w = self.map.load_raw(p + poff)?;
         let head = codec::protein_head(w.to_le_bytes())?;
         let size = codec::entry_size(head.len_bytes, poff == 24);
         (size <= self.fs() - self.hs() && p + size <= self.fs()).then_some(size)
@@ -2082,6 +2121,7 @@ impl Pool {
                 std::io::Error::from(std::io::ErrorKind::PermissionDenied),
             ));
         }
+        self.refuse_big_endian("depositing into")?;
         let flags = self.flags();
         if flags & codec::FLAG_FROZEN != 0 {
             return Err(Error::Frozen {
@@ -2093,6 +2133,26 @@ impl Pool {
             detail,
         })?;
         Ok(codec::entry_size(head.len_bytes, self.is_checksum()))
+    }
+
+    /// Pools from a big-endian machine are read, never written: tidepool's
+    /// writers produce little-endian words only.
+    fn refuse_big_endian(&self, what: &str) -> Result<()> {
+        if self.map.swap {
+            return Err(Error::WrongVersion {
+                pool: self.paths.name.clone(),
+                detail: format!(
+                    "{what} a big-endian pool (created on a big-endian machine) is not supported; it is read-only here"
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    /// Whether the pool's words are byte-swapped (it was created on a
+    /// big-endian machine); such pools are read-only.
+    pub fn is_big_endian(&self) -> bool {
+        self.map.swap
     }
 
     /// Whether entries carry a checksum word (fixed at creation).
@@ -2269,6 +2329,7 @@ impl Pool {
                 std::io::Error::from(std::io::ErrorKind::PermissionDenied),
             ));
         }
+        self.refuse_big_endian("changing options of")?;
         self.lock(LockKind::Deposit)?;
         let r = self.change_locked(change);
         let u = self.unlock(LockKind::Deposit);
@@ -2343,7 +2404,7 @@ impl Pool {
             self.file
                 .set_len(new_size)
                 .map_err(|e| io_err(&name, "grow backing file", &self.paths.backing, e))?;
-            self.map = Map::new(&self.file, new_size, true)
+            self.map = Map::new(&self.file, new_size, true, false)
                 .map_err(|e| io_err(&name, "re-mmap", &self.paths.backing, e))?;
         }
         // Write the kept entries from the header on, then publish the new size.
@@ -2359,7 +2420,7 @@ impl Pool {
         }
         self.map.store(self.layout.file_size_off(), new_size);
         if new_size < self.map.len {
-            self.map = Map::new(&self.file, new_size, true)
+            self.map = Map::new(&self.file, new_size, true, false)
                 .map_err(|e| io_err(&name, "re-mmap", &self.paths.backing, e))?;
         }
         self.layout.file_size = new_size;

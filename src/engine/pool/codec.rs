@@ -3,8 +3,10 @@
 //! layout, protein length from a protein's first oct (spec 1.8, 1.9), and the
 //! `pool.conf` slaw file. Pure byte arithmetic: no I/O.
 //!
-//! Only native little-endian headers are handled (the header's byte order is the
-//! creating machine's); a big-endian pool is refused with a clear error.
+//! The parser reads little-endian headers (the header's byte order is the
+//! creating machine's); a big-endian one is first turned into that form with
+//! [`header_to_native`] (the store then byte-swaps every word it loads and
+//! refuses to write such a pool).
 
 /// The first four bytes of the backing file (shared with binary slaw files).
 pub const MAGIC: [u8; 4] = [0xff, 0xff, 0x0b, 0x10];

@@ -548,6 +548,11 @@ fn hose_of_a_killed_process_stops_counting_as_in_use() {
     assert!(!pools.in_use("held").unwrap());
     let mut child = hose_holder(tmp.path(), "held");
     wait_for(|| pools.in_use("held").unwrap(), "the child's hose");
+    let ls = tidepool(tmp.path())
+        .args(["pool", "ls", "-i"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&ls.stdout).contains("in-use"));
     let e = pools.dispose_unused("held").unwrap_err();
     assert!(matches!(e, Error::InUse { .. }), "{e}");
     assert!(matches!(

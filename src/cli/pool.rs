@@ -291,13 +291,19 @@ pub fn run(global: &Global, cmd: Command) -> Result<(), Report> {
                     println!("{name}");
                     continue;
                 }
+                // Checked before our own hose opens, like p-list's 'X' column.
+                let busy = match pools.in_use(&name) {
+                    Ok(true) => " in-use",
+                    Ok(false) => "",
+                    Err(_) => " ?",
+                };
                 let detail = pools.open(&name).and_then(|mut p| p.info()).map(|i| {
                     let range = match (i.oldest_index, i.newest_index) {
                         (Some(o), Some(n)) => format!("{o}..{n}"),
                         _ => "empty".to_string(),
                     };
                     format!(
-                        "size {} used {} ({:.0}%) indices {range}",
+                        "size {} used {} ({:.0}%) indices {range}{busy}",
                         i.size,
                         i.size_used,
                         100.0 * i.size_used as f64 / (i.size - i.header_size).max(1) as f64

@@ -302,10 +302,14 @@ fn resize_with_live_readers() {
         w.deposit(&prot(i), i as f64).unwrap();
     }
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // Reads per reader so far: the resizing goes on until both have read while
+    // it runs (a loaded machine may not schedule them at first).
+    let counts: std::sync::Arc<[std::sync::atomic::AtomicU64; 2]> = Default::default();
     let readers: Vec<_> = (0..2)
-        .map(|_| {
+        .map(|k| {
             let pools = pools.clone();
             let stop = stop.clone();
+            let counts = counts.clone();
             std::thread::spawn(move || {
                 let mut r = pools.open("rz").unwrap();
                 let mut reads = 0u64;
@@ -318,6 +322,7 @@ fn resize_with_live_readers() {
                             Ok(e) => {
                                 assert_eq!(e.protein, prot(i));
                                 reads += 1;
+                                counts[k].store(reads, std::sync::atomic::Ordering::Relaxed);
                             }
                             Err(Error::NoSuchProtein { .. }) => {}
                             Err(e) => panic!("reader failed: {e}"),
@@ -330,9 +335,25 @@ fn resize_with_live_readers() {
         .collect();
     let sizes = [8 << 10, 64 << 10, 16 << 10, 128 << 10, 12 << 10];
     let mut next = 200i64;
-    for (k, s) in sizes.iter().cycle().take(20).enumerate() {
+    let before: Vec<u64> = counts
+        .iter()
+        .map(|c| c.load(std::sync::atomic::Ordering::Relaxed))
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    for (k, s) in sizes.iter().cycle().enumerate() {
+        let both_read = counts
+            .iter()
+            .zip(&before)
+            .all(|(c, b)| c.load(std::sync::atomic::Ordering::Relaxed) > *b);
+        if k >= 20 && both_read {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "readers never ran during resizes"
+        );
         w.resize(*s).unwrap();
-        for _ in 0..(20 + k) {
+        for _ in 0..(20 + k % 40) {
             w.deposit(&prot(next), next as f64).unwrap();
             next += 1;
         }

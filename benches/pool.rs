@@ -66,6 +66,13 @@ fn nth(c: &mut Criterion) {
             p.nth(i).expect("nth")
         })
     });
+    let mut buf = Vec::new();
+    g.bench_function("sequential_256_into", |b| {
+        b.iter(|| {
+            i = if i >= n { o } else { i + 1 };
+            p.nth_into(i, &mut buf).expect("nth_into")
+        })
+    });
     let mut r = pools.open("r").expect("open");
     let mut k = 0i64;
     g.bench_function("strided_256", |b| {
@@ -75,6 +82,7 @@ fn nth(c: &mut Criterion) {
         })
     });
     g.finish();
+    drop((p, r));
     pools.dispose("r").expect("dispose");
 }
 

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use tidepool::engine::pool::io::{await_index, Wait};
+use tidepool::engine::pool::io::{await_index, await_next, Wait};
 use tidepool::engine::pool::{codec, CreateOptions, Error, Pools};
 
 fn tidepool(dir: &std::path::Path) -> Command {
@@ -134,6 +134,7 @@ fn vector_proteins_deposit_and_read_back_unchanged() {
     for (i, n) in names.iter().enumerate() {
         assert_eq!(r.nth(i as i64).unwrap().protein, vector(n), "{n}");
     }
+    drop((p, r));
     pools.dispose("v").unwrap();
 }
 
@@ -200,6 +201,7 @@ fn concurrent_depositors(flock: bool) {
         p.index_range().unwrap(),
         Some((0, (PER * WRITERS) as i64 - 1))
     );
+    drop(p);
     pools.dispose("busy").unwrap();
 }
 
@@ -213,7 +215,7 @@ fn concurrent_depositor_processes_flock_lose_and_duplicate_nothing() {
     concurrent_depositors(true);
 }
 
-fn killed_depositor(flock: bool) {
+fn killed_depositor(flock: bool, checksum: bool) {
     let tmp = tempfile::tempdir().unwrap();
     let pools = Pools::new(tmp.path());
     pools
@@ -222,6 +224,7 @@ fn killed_depositor(flock: bool) {
             &CreateOptions {
                 size: 64 << 10,
                 flock,
+                checksum,
                 ..Default::default()
             },
         )
@@ -256,17 +259,25 @@ fn killed_depositor(flock: bool) {
     // The lock was released with the process: depositing continues the numbering.
     let (idx, _) = p.deposit(&want, 0.0).unwrap();
     assert_eq!(idx, n + 1);
+    drop(p);
     pools.dispose("k").unwrap();
 }
 
 #[test]
 fn sigkill_mid_deposit_leaves_no_torn_protein_semaphores() {
-    killed_depositor(false);
+    killed_depositor(false, false);
 }
 
 #[test]
 fn sigkill_mid_deposit_leaves_no_torn_protein_flock() {
-    killed_depositor(true);
+    killed_depositor(true, false);
+}
+
+/// Every read of a checksum pool verifies the entry's checksum, so this also
+/// shows no visible entry has a torn checksum.
+#[test]
+fn sigkill_mid_deposit_leaves_no_torn_protein_checksum() {
+    killed_depositor(false, true);
 }
 
 #[test]
@@ -291,10 +302,14 @@ fn resize_with_live_readers() {
         w.deposit(&prot(i), i as f64).unwrap();
     }
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // Reads per reader so far: the resizing goes on until both have read while
+    // it runs (a loaded machine may not schedule them at first).
+    let counts: std::sync::Arc<[std::sync::atomic::AtomicU64; 2]> = Default::default();
     let readers: Vec<_> = (0..2)
-        .map(|_| {
+        .map(|k| {
             let pools = pools.clone();
             let stop = stop.clone();
+            let counts = counts.clone();
             std::thread::spawn(move || {
                 let mut r = pools.open("rz").unwrap();
                 let mut reads = 0u64;
@@ -307,6 +322,7 @@ fn resize_with_live_readers() {
                             Ok(e) => {
                                 assert_eq!(e.protein, prot(i));
                                 reads += 1;
+                                counts[k].store(reads, std::sync::atomic::Ordering::Relaxed);
                             }
                             Err(Error::NoSuchProtein { .. }) => {}
                             Err(e) => panic!("reader failed: {e}"),
@@ -319,9 +335,25 @@ fn resize_with_live_readers() {
         .collect();
     let sizes = [8 << 10, 64 << 10, 16 << 10, 128 << 10, 12 << 10];
     let mut next = 200i64;
-    for (k, s) in sizes.iter().cycle().take(20).enumerate() {
+    let before: Vec<u64> = counts
+        .iter()
+        .map(|c| c.load(std::sync::atomic::Ordering::Relaxed))
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    for (k, s) in sizes.iter().cycle().enumerate() {
+        let both_read = counts
+            .iter()
+            .zip(&before)
+            .all(|(c, b)| c.load(std::sync::atomic::Ordering::Relaxed) > *b);
+        if k >= 20 && both_read {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "readers never ran during resizes"
+        );
         w.resize(*s).unwrap();
-        for _ in 0..(20 + k) {
+        for _ in 0..(20 + k % 40) {
             w.deposit(&prot(next), next as f64).unwrap();
             next += 1;
         }
@@ -336,6 +368,7 @@ fn resize_with_live_readers() {
     for i in o..=n {
         assert_eq!(r.nth(i).unwrap().protein, prot(i));
     }
+    drop((r, w));
     pools.dispose("rz").unwrap();
 }
 
@@ -436,6 +469,7 @@ fn unreadable_pool_is_refused_not_crashed() {
         .deposit(&codec::encode_simple_protein(&[], &[]), 0.0)
         .is_err());
     std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o644)).unwrap();
+    drop(p);
     pools.dispose("locked").unwrap();
 }
 
@@ -462,6 +496,7 @@ fn corrupt_and_truncated_backing_files_give_errors() {
     assert!(p.nth(0).is_err());
     assert!(p.info().is_ok() || p.info().is_err());
     std::fs::write(&f, &good).unwrap();
+    drop(p);
     pools.dispose("bad").unwrap();
 }
 
@@ -515,4 +550,214 @@ fn cli_exit_codes_name_the_retort() {
     assert!(String::from_utf8_lossy(&o.stdout).contains("size: 131072"));
     assert!(run(&["pool", "rm", "y/z", "frozen"]).status.success());
     assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0);
+}
+
+/// A `tidepool tail --follow` child: it holds a hose on `pool` until killed.
+fn hose_holder(dir: &std::path::Path, pool: &str) -> Child {
+    tidepool(dir)
+        .args(["tail", pool, "--follow"])
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+#[test]
+fn hose_of_a_killed_process_stops_counting_as_in_use() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pools = Pools::new(tmp.path());
+    pools.create("held", &CreateOptions::default()).unwrap();
+    assert!(!pools.in_use("held").unwrap());
+    let mut child = hose_holder(tmp.path(), "held");
+    wait_for(|| pools.in_use("held").unwrap(), "the child's hose");
+    let ls = tidepool(tmp.path())
+        .args(["pool", "ls", "-i"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&ls.stdout).contains("in-use"));
+    let e = pools.dispose_unused("held").unwrap_err();
+    assert!(matches!(e, Error::InUse { .. }), "{e}");
+    assert!(matches!(
+        pools.rename_unused("held", "moved"),
+        Err(Error::InUse { .. })
+    ));
+    let out = tidepool(tmp.path())
+        .args(["pool", "rm", "held"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("POOL_IN_USE"));
+    // SIGKILL: no withdraw runs, but the kernel drops the child's lock.
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    let _ = child.wait();
+    assert!(!pools.in_use("held").unwrap());
+    pools.dispose_unused("held").unwrap();
+    assert!(!pools.exists("held"));
+}
+
+#[test]
+fn auto_dispose_waits_for_the_last_hose_even_after_a_sigkill() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pools = Pools::new(tmp.path());
+    pools.create("ad", &CreateOptions::default()).unwrap();
+    let mut child = hose_holder(tmp.path(), "ad");
+    wait_for(|| pools.in_use("ad").unwrap(), "the child's hose");
+    let mut p = pools.open("ad").unwrap();
+    p.deposit(&codec::encode_simple_protein(&["x".into()], &[]), 0.0)
+        .unwrap();
+    assert!(tidepool(tmp.path())
+        .args(["pool", "set", "ad", "--auto-dispose", "true"])
+        .status()
+        .unwrap()
+        .success());
+    drop(p);
+    assert!(pools.exists("ad"), "the child still has a hose open");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    let _ = child.wait();
+    // The killed hose ran no housekeeping; the next last close disposes.
+    assert!(pools.exists("ad"));
+    let mut p = pools.open("ad").unwrap();
+    assert_eq!(p.newest_index().unwrap(), Some(0));
+    drop(p);
+    assert!(!pools.exists("ad"));
+}
+
+#[test]
+fn await_next_follows_the_hose_position_across_processes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pools = Pools::new(tmp.path());
+    pools.create("an", &CreateOptions::default()).unwrap();
+    let mut p = pools.open("an").unwrap();
+    assert!(matches!(
+        await_next(&mut p, Wait::NoWait),
+        Err(Error::Timeout { .. })
+    ));
+    assert!(matches!(
+        await_next(&mut p, Wait::For(Duration::from_millis(20))),
+        Err(Error::Timeout { .. })
+    ));
+    let deposit = |d: &str| {
+        assert!(tidepool(tmp.path())
+            .args(["deposit", "an", "-d", d])
+            .status()
+            .unwrap()
+            .success());
+    };
+    deposit("first");
+    deposit("second");
+    assert_eq!(await_next(&mut p, Wait::NoWait).unwrap().index, 0);
+    assert_eq!(p.index(), 1);
+    p.runout().unwrap();
+    assert_eq!(p.index(), 2);
+    let dir = tmp.path().to_path_buf();
+    let t = std::thread::spawn(move || {
+        let r = await_next(&mut p, Wait::For(Duration::from_secs(30)));
+        (r.map(|e| e.index), p.index())
+    });
+    let notify = tmp.path().join("an/notification");
+    wait_for(
+        || std::fs::read_dir(&notify).unwrap().count() > 0,
+        "the awaiter FIFO",
+    );
+    let _ = dir;
+    deposit("third");
+    let (got, pos) = t.join().unwrap();
+    assert_eq!(got.unwrap(), 2);
+    assert_eq!(pos, 3);
+    pools.dispose("an").unwrap();
+}
+
+/// Rewrites a little-endian pool as a big-endian machine would have written it:
+/// every header word (TOC included) and every entry's timestamp, index and
+/// jumpback byte-swapped, the header's big-endian flag set, pool.conf as a
+/// big-endian slaw file. Proteins keep their own byte order.
+fn make_big_endian(dir: &std::path::Path, entries: &[usize]) {
+    use tidepool::engine::slaw::{self, Endian};
+    let backing = dir.join("mmap-pool");
+    let mut raw = std::fs::read(&backing).unwrap();
+    let hs = u64::from_le_bytes(raw[0x28..0x30].try_into().unwrap()) as usize;
+    let swap = |raw: &mut Vec<u8>, at: usize| raw[at..at + 8].reverse();
+    let mut at = hs;
+    for &plen in entries {
+        let size = 16 + plen + 8;
+        swap(&mut raw, at);
+        swap(&mut raw, at + 8);
+        swap(&mut raw, at + size - 8);
+        at += size;
+    }
+    for w in (8..hs).step_by(8) {
+        swap(&mut raw, w);
+    }
+    raw[7] |= 1;
+    std::fs::write(&backing, &raw).unwrap();
+    let conf = dir.join("pool.conf");
+    let slawx = slaw::file::read(&std::fs::read(&conf).unwrap()).unwrap();
+    std::fs::write(&conf, slaw::file::write(&slawx, Endian::Big)).unwrap();
+}
+
+#[test]
+fn big_endian_pools_are_read_and_refused_for_writing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pools = Pools::new(tmp.path());
+    pools
+        .create(
+            "be",
+            &CreateOptions {
+                size: 65536,
+                toc_capacity: 10,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    let proteins = [
+        vector("be-endian-test-protein"),
+        codec::encode_simple_protein(&["x".into(), "y".into()], &[]),
+        vector("protein-wee-rude"),
+    ];
+    {
+        let mut p = pools.open("be").unwrap();
+        for (i, pr) in proteins.iter().enumerate() {
+            p.deposit(pr, 100.0 + i as f64).unwrap();
+        }
+    }
+    let lens: Vec<usize> = proteins.iter().map(Vec::len).collect();
+    make_big_endian(&tmp.path().join("be"), &lens);
+    let mut p = pools.open("be").unwrap();
+    assert!(p.is_big_endian());
+    assert_eq!(p.index_range().unwrap(), Some((0, 2)));
+    for (i, pr) in proteins.iter().enumerate() {
+        let e = p.nth(i as i64).unwrap();
+        assert_eq!((&e.protein, e.timestamp), (pr, 100.0 + i as f64));
+    }
+    let info = p.info().unwrap();
+    assert_eq!((info.size, info.toc_count, info.next_index), (65536, 3, 3));
+    assert_eq!(
+        p.seek_time(101.2, tidepool::engine::pool::store::TimeMatch::Closest)
+            .unwrap(),
+        Some(1)
+    );
+    assert_eq!(p.next().unwrap().index, 0);
+    assert_eq!(
+        p.probe_slaw(0, &tidepool::engine::slaw::Slaw::str("y"), true)
+            .unwrap()
+            .index,
+        1
+    );
+    let e = p.deposit(&proteins[1], 0.0).unwrap_err();
+    assert!(matches!(e, Error::WrongVersion { .. }), "{e}");
+    assert!(e.to_string().contains("big-endian"));
+    assert!(p.resize(32768).is_err());
+    let out = tidepool(tmp.path())
+        .args(["nth", "be", "1"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains('y'));
 }

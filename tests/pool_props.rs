@@ -3,10 +3,12 @@
 //! through a real pool file keep every index readable exactly once.
 
 use proptest::prelude::*;
+use tidepool::engine::pool::checksum;
 use tidepool::engine::pool::codec::{self, NewHeader, Perm, Scalar};
 use tidepool::engine::pool::protocol;
 use tidepool::engine::pool::store::inspect_header;
 use tidepool::engine::pool::{CreateOptions, Pools};
+use tidepool::engine::slaw::{self, Slaw};
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
@@ -19,6 +21,38 @@ proptest! {
         let _ = codec::parse_pool_conf(&bytes);
         let _ = codec::descrip_strings(&bytes);
         let _ = codec::check_protein(&bytes);
+        for needle in [
+            Slaw::str("a"),
+            Slaw::strings(["a", "b"]),
+            Slaw::list([]),
+            Slaw::i32(1),
+            Slaw::Nil,
+        ] {
+            let _ = protocol::protein_search(&bytes, &needle);
+        }
+    }
+
+    #[test]
+    fn city_hash_takes_any_length(bytes in proptest::collection::vec(any::<u8>(), 0..600), s0 in any::<u64>(), s1 in any::<u64>()) {
+        let h = checksum::city_hash64_with_seeds(&bytes, s0, s1);
+        prop_assert_eq!(h, checksum::city_hash64_with_seeds(&bytes, s0, s1));
+        let _ = checksum::entry_checksum(&bytes, f64::from_bits(s0), s1 as i64);
+    }
+
+    #[test]
+    fn protein_search_agrees_with_an_owned_tree_search(
+        d in proptest::collection::vec(prop_oneof![Just("a"), Just("b"), Just("c")], 0..6),
+        w in proptest::collection::vec(prop_oneof![Just("a"), Just("b"), Just("c")], 0..3),
+    ) {
+        let bytes = slaw::encode_protein(&slaw::Protein::new(Slaw::strings(d.clone()), Slaw::Nil));
+        // reference: greedy in-order subsequence over the strings
+        let mut it = d.iter();
+        let want_hit = w.iter().all(|x| it.any(|y| y == x));
+        let got = protocol::protein_search(&bytes, &Slaw::strings(w.clone()));
+        prop_assert_eq!(got.is_some(), want_hit);
+        if let (Some(pos), Some(first)) = (got, w.first()) {
+            prop_assert_eq!(d.iter().position(|y| y == first), Some(pos));
+        }
     }
 
     #[test]

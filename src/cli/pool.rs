@@ -19,6 +19,10 @@ pub enum Command {
         /// Do not complain about pools that do not exist.
         #[arg(short, long)]
         quiet: bool,
+        /// Dispose even while hoses have the pool open (p-stop refuses with
+        /// POOL_IN_USE; open hoses keep reading the removed files).
+        #[arg(short, long)]
+        force: bool,
         /// Pool names.
         #[arg(required = true)]
         pools: Vec<String>,
@@ -50,6 +54,10 @@ pub enum Command {
         from: String,
         /// New name.
         to: String,
+        /// Rename even while hoses have the pool open (p-rename refuses with
+        /// POOL_IN_USE).
+        #[arg(short, long)]
+        force: bool,
     },
     /// Change options of a pool: frozen, stop-when-full, auto-dispose, sync.
     Set {
@@ -100,7 +108,7 @@ pub struct CreateArgs {
     /// System V semaphores (the Linux default).
     #[arg(short = '4', long)]
     pub semaphores: bool,
-    /// Per-entry checksums (refused: see docs/pool.md).
+    /// Per-entry checksums (libPlasma's CityHash64 entry checksum, verified on every read).
     #[arg(short = 'c', long)]
     pub checksum: bool,
     /// Refuse deposits when full.
@@ -255,11 +263,17 @@ pub fn run(global: &Global, cmd: Command) -> Result<(), Report> {
         }
         Command::Rm {
             quiet,
+            force,
             pools: names,
         } => {
             global.check_writable("pool rm")?;
             for name in &names {
-                match pools.dispose(name) {
+                let r = if force {
+                    pools.dispose(name)
+                } else {
+                    pools.dispose_unused(name)
+                };
+                match r {
                     Ok(()) => {}
                     Err(pool::Error::NoSuchPool { .. }) if quiet => {}
                     Err(e) => return Err(report(&e)),
@@ -277,13 +291,19 @@ pub fn run(global: &Global, cmd: Command) -> Result<(), Report> {
                     println!("{name}");
                     continue;
                 }
+                // Checked before our own hose opens, like p-list's 'X' column.
+                let busy = match pools.in_use(&name) {
+                    Ok(true) => " in-use",
+                    Ok(false) => "",
+                    Err(_) => " ?",
+                };
                 let detail = pools.open(&name).and_then(|mut p| p.info()).map(|i| {
                     let range = match (i.oldest_index, i.newest_index) {
                         (Some(o), Some(n)) => format!("{o}..{n}"),
                         _ => "empty".to_string(),
                     };
                     format!(
-                        "size {} used {} ({:.0}%) indices {range}",
+                        "size {} used {} ({:.0}%) indices {range}{busy}",
                         i.size,
                         i.size_used,
                         100.0 * i.size_used as f64 / (i.size - i.header_size).max(1) as f64
@@ -311,9 +331,14 @@ pub fn run(global: &Global, cmd: Command) -> Result<(), Report> {
                 .and_then(|mut p| p.resize(size))
                 .map_err(|e| report(&e))
         }
-        Command::Rename { from, to } => {
+        Command::Rename { from, to, force } => {
             global.check_writable("pool rename")?;
-            pools.rename(&from, &to).map_err(|e| report(&e))
+            if force {
+                pools.rename(&from, &to)
+            } else {
+                pools.rename_unused(&from, &to)
+            }
+            .map_err(|e| report(&e))
         }
         Command::Set {
             pool,

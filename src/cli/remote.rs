@@ -187,7 +187,7 @@ pub fn pool_cmd(global: &Global, cmd: &Command) -> Option<Result<(), Report>> {
         Command::Info { pool } | Command::Resize { pool, .. } | Command::Set { pool, .. } => {
             vec![pool.as_str()]
         }
-        Command::Rename { from, to } => vec![from.as_str(), to.as_str()],
+        Command::Rename { from, to, .. } => vec![from.as_str(), to.as_str()],
         Command::Ls { .. } => return None,
     };
     if !names.iter().any(|n| is_uri(n)) {
@@ -245,7 +245,7 @@ async fn pool_cmd_async(cmd: &Command) -> Result<(), Report> {
             }
             Ok(())
         }
-        Command::Rm { quiet, pools } => {
+        Command::Rm { quiet, pools, .. } => {
             for n in pools {
                 let u = uri(n)?;
                 need_pool(&u)?;
@@ -262,7 +262,7 @@ async fn pool_cmd_async(cmd: &Command) -> Result<(), Report> {
             }
             Ok(())
         }
-        Command::Rename { from, to } => {
+        Command::Rename { from, to, .. } => {
             let (a, b) = (uri(from)?, uri(to)?);
             if a.target != b.target {
                 return Err(Report::usage(

@@ -139,7 +139,9 @@ fn deposits(
     ))
 }
 
-fn reads(pools: &Pools, name: &str, budget: Duration) -> Result<(f64, f64), Report> {
+/// Sequential `nth` reads; `reuse` reads into one buffer (`nth_into`) instead
+/// of a fresh protein per read.
+fn reads(pools: &Pools, name: &str, budget: Duration, reuse: bool) -> Result<(f64, f64), Report> {
     pin(0);
     let mut p = pools.open(name).map_err(|e| crate::cli::pool::report(&e))?;
     let (o, n) = p
@@ -150,10 +152,18 @@ fn reads(pools: &Pools, name: &str, budget: Duration) -> Result<(f64, f64), Repo
     let c0 = thread_cpu();
     let mut count = 0u64;
     let mut i = o;
+    let mut buf = Vec::new();
     while t0.elapsed() < budget {
         for _ in 0..1024 {
-            let e = p.nth(i).map_err(|e| crate::cli::pool::report(&e))?;
-            std::hint::black_box(&e);
+            if reuse {
+                let ts = p
+                    .nth_into(i, &mut buf)
+                    .map_err(|e| crate::cli::pool::report(&e))?;
+                std::hint::black_box((ts, &buf));
+            } else {
+                let e = p.nth(i).map_err(|e| crate::cli::pool::report(&e))?;
+                std::hint::black_box(&e);
+            }
             count += 1;
             i = if i >= n { o } else { i + 1 };
         }
@@ -277,11 +287,17 @@ pub fn run(quick: bool) -> Result<(), Report> {
                 .map_err(|e| crate::cli::pool::report(&e))?;
         }
     }
-    let (r, rc) = reads(&pools, "bench-read", budget)?;
+    let (r, rc) = reads(&pools, "bench-read", budget, false)?;
     rows.push(Row {
         what: "nth 256 B, sequential indices".into(),
         value: format!("{} ({} per CPU-s)", fmt_rate(r), fmt_rate(rc)),
-        note: "pinned to CPU 0".into(),
+        note: "pinned to CPU 0; a new buffer per protein".into(),
+    });
+    let (r, rc) = reads(&pools, "bench-read", budget, true)?;
+    rows.push(Row {
+        what: "nth_into 256 B, sequential indices".into(),
+        value: format!("{} ({} per CPU-s)", fmt_rate(r), fmt_rate(rc)),
+        note: "pinned to CPU 0; one reused buffer".into(),
     });
     let (p50, p99) = wake_latency(&pools, "bench-read", samples)?;
     rows.push(Row {

@@ -3,8 +3,10 @@
 //! layout, protein length from a protein's first oct (spec 1.8, 1.9), and the
 //! `pool.conf` slaw file. Pure byte arithmetic: no I/O.
 //!
-//! Only native little-endian headers are handled (the header's byte order is the
-//! creating machine's); a big-endian pool is refused with a clear error.
+//! The parser reads little-endian headers (the header's byte order is the
+//! creating machine's); a big-endian one is first turned into that form with
+//! [`header_to_native`] (the store then byte-swaps every word it loads and
+//! refuses to write such a pool).
 
 /// The first four bytes of the backing file (shared with binary slaw files).
 pub const MAGIC: [u8; 4] = [0xff, 0xff, 0x0b, 0x10];
@@ -245,10 +247,9 @@ fn check_prefix(buf: &[u8]) -> Result<(), HeaderError> {
             buf[4]
         )));
     }
-    let endian = u16::from_be_bytes([buf[6], buf[7]]);
-    if endian & 1 != 0 {
+    if is_big_endian(buf) {
         return Err(HeaderError::Version(
-            "big-endian pool header (created on a big-endian machine) is not supported".into(),
+            "big-endian pool header: swap it with header_to_native first".into(),
         ));
     }
     if word(buf, 0x08) != Some(SIG_CONF) {
@@ -269,6 +270,28 @@ fn check_prefix(buf: &[u8]) -> Result<(), HeaderError> {
         )));
     }
     Ok(())
+}
+
+/// Whether a backing file's header says it was written on a big-endian machine
+/// (bit 0 of the big-endian u16 at bytes 6..8).
+pub fn is_big_endian(buf: &[u8]) -> bool {
+    buf.len() >= 8 && buf[7] & 1 != 0
+}
+
+/// A big-endian header (everything after the 8-byte magic is u64/i64/f64
+/// words, TOC included) turned into the little-endian form the parser reads:
+/// every word byte-swapped and the big-endian flag cleared. A trailing partial
+/// word is dropped.
+pub fn header_to_native(buf: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(buf.len());
+    out.extend_from_slice(&buf[..buf.len().min(8)]);
+    if out.len() == 8 {
+        out[7] &= !1;
+    }
+    for w in buf.get(8..).unwrap_or_default().chunks_exact(8) {
+        out.extend(w.iter().rev());
+    }
+    out
 }
 
 /// Parses the whole header (`buf` holds at least `header_size` bytes). Checks the
@@ -586,7 +609,7 @@ pub fn parse_pool_conf(bytes: &[u8]) -> Result<PoolConf, String> {
         ));
     }
     if bytes[7] & 1 != 0 {
-        return Err("big-endian pool.conf is not supported".into());
+        return parse_pool_conf_slaw(bytes);
     }
     let p = &bytes[8..];
     let head = p
@@ -598,7 +621,7 @@ pub fn parse_pool_conf(bytes: &[u8]) -> Result<PoolConf, String> {
         })
         .ok_or("pool.conf does not hold a protein")?;
     if head.swapped {
-        return Err("byte-swapped pool.conf protein is not supported".into());
+        return parse_pool_conf_slaw(bytes);
     }
     let p = p
         .get(..usize::try_from(head.len_bytes).map_err(|_| "pool.conf protein too long")?)
@@ -645,6 +668,20 @@ pub fn parse_pool_conf(bytes: &[u8]) -> Result<PoolConf, String> {
         e = cons_end;
     }
     Ok(conf)
+}
+
+/// `pool.conf` in the other byte order (written on a big-endian machine): read
+/// through the slaw engine, which handles both orders.
+fn parse_pool_conf_slaw(bytes: &[u8]) -> Result<PoolConf, String> {
+    use crate::engine::slaw::{file, Slaw};
+    let slawx = file::read(bytes).map_err(|e| format!("pool.conf: {e}"))?;
+    let Some(Slaw::Protein(p)) = slawx.first() else {
+        return Err("pool.conf does not hold a protein".into());
+    };
+    Ok(PoolConf {
+        pool_type: p.ingest("type").and_then(Slaw::as_str).map(str::to_string),
+        version: p.ingest("pool-version").and_then(Slaw::as_i64).unwrap_or(4),
+    })
 }
 
 fn slaw_octs(p: &[u8], at: usize) -> Result<usize, String> {

@@ -35,6 +35,9 @@ use super::{Error, Result};
 pub struct NotifyCache {
     mtime: Option<SystemTime>,
     fifos: Vec<PathBuf>,
+    /// The notification directory, kept open: `fstat` on it costs no path
+    /// lookup, which is most of a single deposit's wake-up check.
+    dir: Option<File>,
 }
 
 /// A directory modified this recently is always re-read: file timestamps are
@@ -51,9 +54,15 @@ fn fifo_err<'a>(pool: &'a str, op: &'static str) -> impl FnOnce(std::io::Error) 
 
 /// Wakes every awaiter of the pool (after a deposit).
 pub fn wake_awaiters(pool: &mut Pool) -> Result<()> {
-    let mtime = fs::metadata(&pool.paths().notify_dir)
-        .and_then(|m| m.modified())
-        .ok();
+    if pool.notify_cache.dir.is_none() {
+        pool.notify_cache.dir = File::open(&pool.paths().notify_dir).ok();
+    }
+    let mtime = match &pool.notify_cache.dir {
+        Some(d) => d.metadata(),
+        None => fs::metadata(&pool.paths().notify_dir),
+    }
+    .and_then(|m| m.modified())
+    .ok();
     let fresh = match (mtime, pool.notify_cache.mtime) {
         (Some(now), Some(cached)) => {
             now == cached
@@ -75,7 +84,8 @@ pub fn wake_awaiters(pool: &mut Pool) -> Result<()> {
                     fifos.push(e.path());
                 }
             }
-            pool.notify_cache = NotifyCache { mtime, fifos };
+            pool.notify_cache.mtime = mtime;
+            pool.notify_cache.fifos = fifos;
         }
         let mut stale = false;
         for path in &pool.notify_cache.fifos {
@@ -276,6 +286,44 @@ pub fn await_index(pool: &mut Pool, idx: i64, wait: Wait) -> Result<Entry> {
             if a.woken.swap(false, Ordering::AcqRel) {
                 return Err(Error::Woken { pool: name });
             }
+        }
+    }
+}
+
+/// Awaits the protein at the hose position and moves past it
+/// (`pool_await_next`): returns at once when it is there; a position already
+/// overwritten reads the oldest protein instead, as [`Pool::next`] does. POOL_AWAIT_TIMEDOUT
+/// when nothing arrives in time (also for [`Wait::NoWait`] on an empty
+/// position, as libPlasma reports it), POOL_AWAIT_WOKEN after a [`Waker`].
+pub fn await_next(pool: &mut Pool, wait: Wait) -> Result<Entry> {
+    let deadline = match wait {
+        Wait::For(d) => Some(Instant::now() + d),
+        _ => None,
+    };
+    loop {
+        match pool.next() {
+            Err(Error::NoSuchProtein { .. }) => {}
+            other => return other,
+        }
+        let left = match (wait, deadline) {
+            (Wait::NoWait, _) => Wait::NoWait,
+            (_, Some(d)) => Wait::For(d.saturating_duration_since(Instant::now())),
+            (w, None) => w,
+        };
+        if left == Wait::NoWait || left == Wait::For(Duration::ZERO) {
+            return Err(Error::Timeout {
+                pool: pool.name().to_string(),
+            });
+        }
+        let want = pool.index().max(0);
+        match await_index(pool, want, left) {
+            Ok(e) => {
+                pool.seekto(e.index + 1);
+                return Ok(e);
+            }
+            // overwritten before we read it: next() moves up to the oldest
+            Err(Error::NoSuchProtein { .. }) => {}
+            Err(e) => return Err(e),
         }
     }
 }

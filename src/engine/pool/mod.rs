@@ -1,6 +1,8 @@
 //! Local mmap pools, byte-compatible with libPlasma (plasma spec sections 5-6).
 //!
 //! Layers:
+//! - [`checksum`]: the entry checksum of `checksum` pools (libLoam's CityHash64
+//!   with seeds, spec 6.3 and 13). Pure arithmetic.
 //! - [`codec`]: the backing file's header chunks, the TOC block, entry layout,
 //!   `pool.conf` (spec 5.3, 6.1-6.3). Pure byte arithmetic.
 //! - [`protocol`]: ring-buffer index math (remodulate, wrap, where the next
@@ -17,6 +19,7 @@
 //! The pools directory is always an explicit argument ([`store::Pools::new`]);
 //! only the CLI reads `OB_POOLS_DIR`.
 
+pub mod checksum;
 pub mod codec;
 pub mod handle;
 pub mod io;
@@ -162,6 +165,13 @@ pub enum Error {
         /// Pool name.
         pool: String,
     },
+    /// Another hose (of this or any process, libPlasma's included) has the
+    /// pool open, so it cannot be disposed or renamed now.
+    #[error("pool {pool:?}: pool is in use by another hose (POOL_IN_USE)")]
+    InUse {
+        /// Pool name.
+        pool: String,
+    },
     /// A gang with no members.
     #[error("gang has no pools (POOL_EMPTY_GANG)")]
     EmptyGang,
@@ -231,6 +241,7 @@ impl Error {
             Error::IllegalNesting { .. } => -200576,
             Error::Timeout { .. } => -200640,
             Error::Woken { .. } => -200650,
+            Error::InUse { .. } => -200530,
             Error::EmptyGang => -201060,
             Error::Lock { .. } => -200510,
             Error::Fifo { .. } => -200555,
@@ -262,6 +273,7 @@ impl Error {
             Error::IllegalNesting { .. } => "POOL_ILLEGAL_NESTING",
             Error::Timeout { .. } => "POOL_AWAIT_TIMEDOUT",
             Error::Woken { .. } => "POOL_AWAIT_WOKEN",
+            Error::InUse { .. } => "POOL_IN_USE",
             Error::EmptyGang => "POOL_EMPTY_GANG",
             Error::Lock { .. } => "POOL_SEMAPHORES_BADTH",
             Error::Fifo { .. } => "POOL_FIFO_BADTH",

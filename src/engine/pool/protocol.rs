@@ -8,6 +8,7 @@
 //! moves to the header end of the next lap.
 
 use super::codec::{TOC_FIXED_BYTES, TOC_UNKNOWN_OFFSET, TOC_UNKNOWN_TIME};
+use crate::engine::slaw::{self, Kind, Slaw};
 
 /// Smallest `x > old` with `x % modulo == phys` (spec 6.9). `phys < modulo`.
 pub fn remodulate(old: u64, phys: u64, modulo: u64) -> u64 {
@@ -28,6 +29,57 @@ pub fn lap_first(v: u64, file_size: u64, header_size: u64) -> u64 {
 /// lap (libPlasma wraps when it would end at or past the file end).
 pub fn must_wrap(at: u64, len: u64, file_size: u64) -> bool {
     at % file_size + len >= file_size
+}
+
+/// libPlasma's `protein_search` (gap search), used by probes: where `needle`
+/// matches the protein's descrips, `None` when it does not.
+///
+/// - A list needle matches when its elements occur among the descrips in order,
+///   gaps allowed; the result is the position of the first matched element. An
+///   empty list matches every protein (position 0), even one without descrips.
+/// - Any other needle (string, number, map, …) matches a descrips element equal
+///   to it; the result is that element's position.
+///
+/// Equality is libPlasma's `slawx_equal`: the same encoded bytes, in the
+/// protein's byte order. Descrips that are a map are searched as its cons pairs;
+/// descrips that are neither list nor map match nothing. Malformed proteins
+/// match nothing.
+pub fn protein_search(protein: &[u8], needle: &Slaw) -> Option<usize> {
+    if let Slaw::List(want) = needle {
+        if want.is_empty() {
+            return Some(0);
+        }
+    }
+    let view = slaw::validate_protein(protein).ok()?;
+    let descrips = view.descrips()?;
+    if !matches!(descrips.kind(), Kind::List | Kind::Map) {
+        return None;
+    }
+    let endian = view.endian();
+    let enc = |s: &Slaw| {
+        let mut out = Vec::new();
+        slaw::encode_into(s, endian, &mut out);
+        out
+    };
+    match needle {
+        Slaw::List(want) => {
+            let want: Vec<Vec<u8>> = want.iter().map(enc).collect();
+            let mut next = want.iter().peekable();
+            let mut hit = None;
+            for (i, d) in descrips.children().enumerate() {
+                let Some(w) = next.peek() else { break };
+                if d.bytes() == w.as_slice() {
+                    hit.get_or_insert(i);
+                    next.next();
+                }
+            }
+            next.peek().is_none().then_some(hit).flatten()
+        }
+        other => {
+            let w = enc(other);
+            descrips.children().position(|d| d.bytes() == w.as_slice())
+        }
+    }
 }
 
 /// Read access to entries of the ring, as a depositor holding the lock sees it.
@@ -662,5 +714,65 @@ mod tests {
         }
         assert!(check_name(&"x".repeat(100)).is_ok());
         assert!(check_name(&"x".repeat(101)).is_err());
+    }
+
+    fn prot(descrips: Slaw) -> Vec<u8> {
+        crate::engine::slaw::encode_protein(&crate::engine::slaw::Protein::new(descrips, Slaw::Nil))
+    }
+
+    #[test]
+    fn protein_search_is_libplasmas_gap_search() {
+        let p = prot(Slaw::strings(["a", "b", "c", "d"]));
+        assert_eq!(protein_search(&p, &Slaw::from("c")), Some(2));
+        assert_eq!(protein_search(&p, &Slaw::strings(["b", "d"])), Some(1));
+        assert_eq!(protein_search(&p, &Slaw::strings(["d", "b"])), None);
+        assert_eq!(protein_search(&p, &Slaw::strings(["a", "z"])), None);
+        assert_eq!(protein_search(&p, &Slaw::list([])), Some(0));
+        assert_eq!(protein_search(&p, &Slaw::from("z")), None);
+        // a repeated needle element needs a repeated descrip
+        assert_eq!(protein_search(&p, &Slaw::strings(["a", "a"])), None);
+        let aa = prot(Slaw::strings(["a", "x", "a"]));
+        assert_eq!(protein_search(&aa, &Slaw::strings(["a", "a"])), Some(0));
+        // non-string elements compare by encoding
+        let n = prot(Slaw::list([Slaw::i32(5), Slaw::f64(1.5), Slaw::Nil]));
+        assert_eq!(protein_search(&n, &Slaw::i32(5)), Some(0));
+        assert_eq!(protein_search(&n, &Slaw::i64(5)), None);
+        assert_eq!(protein_search(&n, &Slaw::Nil), Some(2));
+        assert_eq!(
+            protein_search(&n, &Slaw::list([Slaw::f64(1.5), Slaw::Nil])),
+            Some(1)
+        );
+        // a list descrip element matches a non-list needle equal to it
+        let nested = prot(Slaw::list([Slaw::strings(["in"]), Slaw::from("out")]));
+        assert_eq!(protein_search(&nested, &Slaw::strings(["in"])), None);
+        assert_eq!(
+            protein_search(&nested, &Slaw::list([Slaw::strings(["in"])])),
+            Some(0)
+        );
+        // map descrips are searched as their cons pairs
+        let m = prot(Slaw::map([("k", Slaw::from("v"))]));
+        let pair = Slaw::Cons(Box::new(Slaw::from("k")), Box::new(Slaw::from("v")));
+        assert_eq!(protein_search(&m, &pair), Some(0));
+        assert_eq!(protein_search(&m, &Slaw::from("k")), None);
+        // no descrips, scalar descrips, garbage: only the empty list matches
+        let none = prot(Slaw::Nil);
+        assert_eq!(protein_search(&none, &Slaw::from("a")), None);
+        assert_eq!(protein_search(&none, &Slaw::list([])), Some(0));
+        let scalar = prot(Slaw::from("a"));
+        assert_eq!(protein_search(&scalar, &Slaw::from("a")), None);
+        assert_eq!(protein_search(&[1, 2, 3], &Slaw::from("a")), None);
+    }
+
+    #[test]
+    fn protein_search_compares_in_the_proteins_byte_order() {
+        let le = prot(Slaw::list([Slaw::i32(9), Slaw::from("s")]));
+        let mut be = Vec::new();
+        crate::engine::slaw::encode_protein_into(
+            &crate::engine::slaw::decode_protein(&le).unwrap(),
+            crate::engine::slaw::Endian::Big,
+            &mut be,
+        );
+        assert_eq!(protein_search(&be, &Slaw::i32(9)), Some(0));
+        assert_eq!(protein_search(&be, &Slaw::strings(["s"])), Some(1));
     }
 }

@@ -20,6 +20,7 @@ use nix::fcntl::{Flock, FlockArg};
 use super::codec::{self, Layout, NewHeader, Perm};
 use super::protocol::{self, PlanError, Ptrs, Ring, TocEntry, Words};
 use super::{Error, Result};
+use crate::engine::slaw::Slaw;
 
 /// Largest pool size accepted (spec 6.8: 8 TiB on 64-bit).
 pub const MAX_POOL_SIZE: u64 = 8 << 40;
@@ -51,7 +52,7 @@ pub struct CreateOptions {
     pub sync: bool,
     /// flock files instead of System V semaphores.
     pub flock: bool,
-    /// Per-entry checksums (refused: the hash is not established, spec 13).
+    /// Per-entry checksums (libLoam's CityHash64 with seeds, verified on read).
     pub checksum: bool,
     /// Legacy (directory version 4) pool when false (refused).
     pub resizable: bool,
@@ -153,6 +154,38 @@ fn io_err(pool: &str, op: &'static str, path: &Path, source: std::io::Error) -> 
     }
 }
 
+/// Takes an exclusive, non-blocking `flock` on a pool's backing file: held, it
+/// proves no hose has the pool open (every hose holds a shared one, as libPlasma's
+/// do). POOL_IN_USE when one does.
+fn exclusive_backing_lock(paths: &PoolPaths) -> Result<Flock<File>> {
+    let name = &paths.name;
+    let f = match File::open(&paths.backing) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(Error::NoSuchPool { pool: name.clone() })
+        }
+        Err(e) => return Err(io_err(name, "open", &paths.backing, e)),
+    };
+    let mut f = f;
+    loop {
+        match Flock::lock(f, FlockArg::LockExclusiveNonblock) {
+            Ok(g) => return Ok(g),
+            Err((back, nix::errno::Errno::EINTR)) => f = back,
+            Err((_, nix::errno::Errno::EWOULDBLOCK)) => {
+                return Err(Error::InUse { pool: name.clone() })
+            }
+            Err((_, e)) => {
+                return Err(io_err(
+                    name,
+                    "flock",
+                    &paths.backing,
+                    std::io::Error::from(e),
+                ))
+            }
+        }
+    }
+}
+
 impl Pools {
     /// A pools directory at `dir` (not created until a pool is).
     pub fn new(dir: impl Into<PathBuf>) -> Self {
@@ -218,6 +251,18 @@ impl Pools {
         }
     }
 
+    /// Whether any hose (of this or another process, libPlasma's included) has
+    /// the pool open (`pool_check_in_use`): the test libPlasma's dispose and
+    /// rename make, without side effects.
+    pub fn in_use(&self, name: &str) -> Result<bool> {
+        let paths = self.paths(name)?;
+        match exclusive_backing_lock(&paths) {
+            Ok(_) => Ok(false),
+            Err(Error::InUse { .. }) => Ok(true),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Whether a pool of that name exists.
     pub fn exists(&self, name: &str) -> bool {
         self.paths(name).is_ok()
@@ -226,12 +271,6 @@ impl Pools {
     /// Creates a pool (spec 5.3, 6.1, 6.8).
     pub fn create(&self, name: &str, opts: &CreateOptions) -> Result<()> {
         let root = self.root(name)?;
-        if opts.checksum {
-            return Err(Error::Unsupported {
-                pool: name.into(),
-                what: "creating a checksum pool (libPlasma's entry hash is not established; such pools can be read but not written)".into(),
-            });
-        }
         if !opts.resizable {
             return Err(Error::Unsupported {
                 pool: name.into(),
@@ -296,6 +335,9 @@ impl Pools {
         }
         if opts.flock {
             flags |= codec::FLAG_FLOCK;
+        }
+        if opts.checksum {
+            flags |= codec::FLAG_CHECKSUM;
         }
         let sem_key = if opts.flock {
             random_sem_key()
@@ -401,8 +443,25 @@ impl Pools {
 
     /// Removes a pool and everything created with it, including its System V
     /// semaphore set and empty parent directories of nested names.
+    /// Hoses still open keep reading their (now unlinked) file; use
+    /// [`dispose_unused`](Self::dispose_unused) for libPlasma's refusal.
     pub fn dispose(&self, name: &str) -> Result<()> {
         let paths = self.paths(name)?;
+        self.dispose_paths(name, &paths)
+    }
+
+    /// Disposes like libPlasma's `pool_dispose`: refused with POOL_IN_USE while
+    /// any hose (a [`Pool`] of this or another process, libPlasma's included)
+    /// has the pool open. Every hose holds a shared `flock` on the backing file;
+    /// disposal takes an exclusive one and holds it until the files are gone.
+    pub fn dispose_unused(&self, name: &str) -> Result<()> {
+        let paths = self.paths(name)?;
+        let _excl = exclusive_backing_lock(&paths)?;
+        self.dispose_paths(name, &paths)
+    }
+
+    /// Disposes without the in-use check (the caller holds the exclusive lock).
+    fn dispose_paths(&self, name: &str, paths: &PoolPaths) -> Result<()> {
         // Remove the semaphore set the header names; a corrupt header must not prevent disposal.
         if let Ok(layout) = read_layout(name, &paths.backing) {
             if layout.flags & codec::FLAG_FLOCK == 0 {
@@ -438,8 +497,20 @@ impl Pools {
         Ok(())
     }
 
-    /// Renames a pool (`p-rename`).
+    /// Renames a pool (`p-rename`), even while hoses have it open (they keep
+    /// working: the files move, not change); see
+    /// [`rename_unused`](Self::rename_unused) for libPlasma's refusal.
     pub fn rename(&self, old: &str, new: &str) -> Result<()> {
+        self.rename_inner(old, new, false)
+    }
+
+    /// Renames like libPlasma's `pool_rename`: refused with POOL_IN_USE while
+    /// any hose has the pool open.
+    pub fn rename_unused(&self, old: &str, new: &str) -> Result<()> {
+        self.rename_inner(old, new, true)
+    }
+
+    fn rename_inner(&self, old: &str, new: &str, check_in_use: bool) -> Result<()> {
         let from = self.paths(old)?;
         let to_root = self.root(new)?;
         if self.exists(new) || to_root.exists() {
@@ -458,6 +529,11 @@ impl Pools {
                 reason: "cannot move a pool inside itself".into(),
             });
         }
+        let _excl = if check_in_use {
+            Some(exclusive_backing_lock(&from)?)
+        } else {
+            None
+        };
         if let Some(parent) = to_root.parent() {
             fs::DirBuilder::new()
                 .recursive(true)
@@ -505,7 +581,7 @@ impl Pools {
 
     /// Opens a pool for reading and depositing.
     pub fn open(&self, name: &str) -> Result<Pool> {
-        Pool::open(self.paths(name)?)
+        Pool::open(self.paths(name)?, &self.dir)
     }
 
     /// Opens a pool, creating it with `opts` when missing
@@ -603,6 +679,13 @@ fn read_layout(name: &str, backing: &Path) -> Result<Layout> {
 }
 
 fn read_layout_from(name: &str, f: &File) -> Result<Layout> {
+    Ok(read_layout_ext(name, f)?.0)
+}
+
+/// The layout and whether the file is big-endian (written on a big-endian
+/// machine: every header and entry word byte-swapped; tidepool reads such pools
+/// and refuses to write them).
+fn read_layout_ext(name: &str, f: &File) -> Result<(Layout, bool)> {
     let len = f
         .metadata()
         .map_err(|e| io_err(name, "stat", Path::new(""), e))?
@@ -613,6 +696,10 @@ fn read_layout_from(name: &str, f: &File) -> Result<Layout> {
             pool: name.into(),
             detail: format!("backing file of {len} bytes is shorter than a header"),
         })?;
+    let big = codec::is_big_endian(&prefix);
+    if big {
+        prefix = codec::header_to_native(&prefix);
+    }
     let hs = codec::peek_header_size(&prefix).map_err(|e| header_err(name, e))?;
     if hs > len || hs > 1 << 30 {
         return Err(Error::Corrupt {
@@ -623,6 +710,9 @@ fn read_layout_from(name: &str, f: &File) -> Result<Layout> {
     let mut buf = vec![0u8; hs as usize];
     f.read_exact_at(&mut buf, 0)
         .map_err(|e| io_err(name, "read header", Path::new(""), e))?;
+    if big {
+        buf = codec::header_to_native(&buf);
+    }
     let layout = codec::parse_header(&buf).map_err(|e| header_err(name, e))?;
     if layout.file_size > len {
         return Err(Error::Corrupt {
@@ -633,7 +723,7 @@ fn read_layout_from(name: &str, f: &File) -> Result<Layout> {
             ),
         });
     }
-    Ok(layout)
+    Ok((layout, big))
 }
 
 fn header_err(name: &str, e: codec::HeaderError) -> Error {
@@ -652,6 +742,18 @@ fn header_err(name: &str, e: codec::HeaderError) -> Error {
 /// Parses a backing file's header from bytes (for tools and the fuzz target):
 /// never panics, whatever the bytes.
 pub fn inspect_header(bytes: &[u8]) -> std::result::Result<Layout, codec::HeaderError> {
+    let swapped;
+    let bytes = if codec::is_big_endian(bytes) {
+        let n = bytes.len().min(codec::MIN_HEADER_PREFIX as usize);
+        let hs = codec::peek_header_size(&codec::header_to_native(&bytes[..n]))?;
+        let end = bytes.len().min(usize::try_from(hs).unwrap_or(usize::MAX));
+        let mut native = codec::header_to_native(&bytes[..end]);
+        native.extend_from_slice(&bytes[native.len()..]);
+        swapped = native;
+        &swapped[..]
+    } else {
+        bytes
+    };
     let hs = codec::peek_header_size(bytes)?;
     if hs > bytes.len() as u64 {
         return Err(codec::HeaderError::Truncated {
@@ -679,10 +781,12 @@ pub fn inspect_header(bytes: &[u8]) -> std::result::Result<Layout, codec::Header
 struct Map {
     raw: MmapRaw,
     len: u64,
+    /// Words are in the other byte order (a pool from a big-endian machine).
+    swap: bool,
 }
 
 impl Map {
-    fn new(file: &File, len: u64, writable: bool) -> std::io::Result<Map> {
+    fn new(file: &File, len: u64, writable: bool, swap: bool) -> std::io::Result<Map> {
         let n = usize::try_from(len)
             .map_err(|_| std::io::Error::other("pool larger than the address space"))?;
         let mut o = MmapOptions::new();
@@ -692,7 +796,7 @@ impl Map {
         } else {
             o.map_raw_read_only(file)?
         };
-        Ok(Map { raw, len })
+        Ok(Map { raw, len, swap })
     }
 
     fn in_bounds(&self, off: u64, n: u64) -> bool {
@@ -707,7 +811,15 @@ impl Map {
         // 8-aligned (the mapping is page-aligned); another process may store to it
         // at any time, which AtomicU64 tolerates.
         let a = unsafe { &*(self.raw.as_ptr().add(off as usize) as *const AtomicU64) };
-        Some(a.load(Ordering::Acquire))
+        let v = a.load(Ordering::Acquire);
+        Some(if self.swap { v.swap_bytes() } else { v })
+    }
+
+    /// The 8 bytes at `off` as stored (for protein headers, which carry their
+    /// own byte order), read as a little-endian word.
+    fn load_raw(&self, off: u64) -> Option<u64> {
+        let v = self.load(off)?;
+        Some(if self.swap { v.swap_bytes() } else { v })
     }
 
     fn store(&self, off: u64, v: u64) -> bool {
@@ -717,23 +829,36 @@ impl Map {
         // SAFETY: as in `load`; the mapping is writable when this is reached
         // (only deposit paths store, and they require a writable open).
         let a = unsafe { &*(self.raw.as_mut_ptr().add(off as usize) as *const AtomicU64) };
-        a.store(v, Ordering::Release);
+        a.store(
+            if self.swap { v.swap_bytes() } else { v },
+            Ordering::Release,
+        );
         true
     }
 
-    fn copy_out(&self, off: u64, out: &mut [u8]) -> bool {
-        if !self.in_bounds(off, out.len() as u64) {
+    /// Replaces `out`'s contents with `n` bytes from `off`, without zeroing
+    /// the buffer first.
+    fn copy_to_vec(&self, off: u64, n: u64, out: &mut Vec<u8>) -> bool {
+        let Ok(len) = usize::try_from(n) else {
+            return false;
+        };
+        if !self.in_bounds(off, n) {
             return false;
         }
-        // SAFETY: the source range is inside the mapping (checked) and `out` is a
-        // distinct Rust buffer. Concurrent writers may change the bytes while they
-        // are copied; callers treat the copy as untrusted until re-validated.
+        out.clear();
+        out.reserve(len);
+        // SAFETY: the source range is inside the mapping (checked) and `out` has
+        // room for `len` bytes (reserved) in a distinct allocation; the bytes are
+        // initialised by the copy before `set_len` exposes them. Concurrent
+        // writers may change the source while it is copied; callers treat the
+        // copy as untrusted until re-validated.
         unsafe {
             std::ptr::copy_nonoverlapping(
                 self.raw.as_ptr().add(off as usize),
                 out.as_mut_ptr(),
-                out.len(),
+                len,
             );
+            out.set_len(len);
         }
         true
     }
@@ -1124,8 +1249,14 @@ pub struct Info {
 /// one per thread or task.
 pub struct Pool {
     paths: PoolPaths,
-    file: File,
+    /// The pools directory the pool was opened in (for auto-dispose).
+    pools_dir: PathBuf,
+    /// The backing file, holding a shared `flock` for as long as the hose is
+    /// open: libPlasma's marker of a hose (dispose/rename need an exclusive one).
+    file: Flock<File>,
     writable: bool,
+    /// The hose position (`pool_index`): what [`Pool::next`] reads next.
+    pos: i64,
     map: Map,
     layout: Layout,
     locks: Option<Locks>,
@@ -1141,6 +1272,14 @@ impl std::fmt::Debug for Pool {
             .field("name", &self.paths.name)
             .field("size", &self.map.len)
             .finish()
+    }
+}
+
+impl Drop for Pool {
+    fn drop(&mut self) {
+        // The awaiter FIFO goes first, as libPlasma's withdraw removes it first.
+        self.awaiter = None;
+        self.last_withdraw();
     }
 }
 
@@ -1192,7 +1331,7 @@ impl Backoff {
 }
 
 impl Pool {
-    fn open(paths: PoolPaths) -> Result<Pool> {
+    fn open(paths: PoolPaths, pools_dir: &Path) -> Result<Pool> {
         let name = paths.name.clone();
         if let Some(conf) = &paths.conf {
             match fs::read(conf) {
@@ -1236,13 +1375,36 @@ impl Pool {
             }
             Err(e) => return Err(io_err(&name, "open", &paths.backing, e)),
         };
-        let layout = read_layout_from(&name, &file)?;
-        let map = Map::new(&file, layout.file_size, writable)
+        // A blocking shared lock: it waits only while another process holds the
+        // exclusive one for a moment (dispose, rename, last-hose housekeeping).
+        let mut file = file;
+        let file = loop {
+            match Flock::lock(file, FlockArg::LockShared) {
+                Ok(g) => break g,
+                Err((back, nix::errno::Errno::EINTR)) => file = back,
+                Err((_, e)) => {
+                    return Err(io_err(
+                        &name,
+                        "flock",
+                        &paths.backing,
+                        std::io::Error::from(e),
+                    ))
+                }
+            }
+        };
+        // Disposed while we waited for the lock: the file we hold is unlinked.
+        if !paths.backing.exists() {
+            return Err(Error::NoSuchPool { pool: name });
+        }
+        let (layout, big) = read_layout_ext(&name, &file)?;
+        let map = Map::new(&file, layout.file_size, writable, big)
             .map_err(|e| io_err(&name, "mmap", &paths.backing, e))?;
         Ok(Pool {
             paths,
+            pools_dir: pools_dir.to_path_buf(),
             file,
             writable,
+            pos: 0,
             map,
             layout,
             locks: None,
@@ -1287,7 +1449,7 @@ impl Pool {
         if layout.header_size != self.layout.header_size {
             return Err(self.corrupt("header size changed under us"));
         }
-        self.map = Map::new(&self.file, layout.file_size, self.writable)
+        self.map = Map::new(&self.file, layout.file_size, self.writable, self.map.swap)
             .map_err(|e| io_err(&self.paths.name, "re-mmap", &self.paths.backing, e))?;
         self.layout = layout;
         self.cursor = None;
@@ -1328,7 +1490,7 @@ impl Pool {
     fn entry_size_at(&self, at: u64) -> Option<u64> {
         let poff = self.layout.protein_off();
         let p = self.phys(at, poff + 8)?;
-        let w = self.map.load(p + poff)?;
+        let w = self.map.load_raw(p + poff)?;
         let head = codec::protein_head(w.to_le_bytes())?;
         let size = codec::entry_size(head.len_bytes, poff == 24);
         (size <= self.fs() - self.hs() && p + size <= self.fs()).then_some(size)
@@ -1507,6 +1669,19 @@ impl Pool {
 
     /// Reads the protein with index `idx` (`pool_nth_protein`), lock-free.
     pub fn nth(&mut self, idx: i64) -> Result<Entry> {
+        let mut protein = Vec::new();
+        let timestamp = self.nth_into(idx, &mut protein)?;
+        Ok(Entry {
+            index: idx,
+            timestamp,
+            protein,
+        })
+    }
+
+    /// Like [`nth`](Self::nth), but copies the protein into `out` (replacing
+    /// its contents) and returns the timestamp: a reader that reuses one buffer
+    /// allocates nothing per protein.
+    pub fn nth_into(&mut self, idx: i64, out: &mut Vec<u8>) -> Result<f64> {
         let no_such = |p: &Pool| Error::NoSuchProtein {
             pool: p.paths.name.clone(),
             index: idx,
@@ -1544,10 +1719,10 @@ impl Pool {
             let p = at % self.fs();
             let poff = self.layout.protein_off();
             let plen = size - poff - codec::JUMPBACK_BYTES;
-            let mut protein = vec![0u8; plen as usize];
             let ts = self.map.load(p).map(f64::from_bits);
             let got = self.map.load(p + codec::ENTRY_INDEX).map(|v| v as i64);
-            if !self.map.copy_out(p + poff, &mut protein) {
+            let stored_sum = (poff == 24).then(|| self.map.load(p + 16));
+            if !self.map.copy_to_vec(p + poff, plen, out) {
                 if stable(self, &mut stable_failures) {
                     break;
                 }
@@ -1568,12 +1743,20 @@ impl Pool {
                 }
                 continue;
             }
+            let ts = ts.unwrap_or(0.0);
+            if let Some(stored) = stored_sum {
+                // Copied and re-checked above, so a mismatch is damage, not a race
+                // (libPlasma answers POOL_CORRUPT too).
+                let sum = super::checksum::entry_checksum(out, ts, idx);
+                if stored != Some(sum) {
+                    return Err(self.corrupt(format!(
+                        "checksum mismatch at index {idx}: stored {:016x}, computed {sum:016x}",
+                        stored.unwrap_or(0)
+                    )));
+                }
+            }
             self.cursor = Some((at, idx));
-            return Ok(Entry {
-                index: idx,
-                timestamp: ts.unwrap_or(0.0),
-                protein,
-            });
+            return Ok(ts);
         }
         Err(self.corrupt(format!("could not read index {idx} consistently")))
     }
@@ -1670,6 +1853,240 @@ impl Pool {
         })
     }
 
+    /// The first protein at or after (`forward`) or at or before `from` whose
+    /// descrips match `needle` as libPlasma's `protein_search` decides
+    /// ([`protocol::protein_search`]: a list needle is a gap search, anything
+    /// else must equal one descrip). Overwritten indices are skipped;
+    /// POOL_NO_SUCH_PROTEIN when nothing matches. The hose position is not used.
+    pub fn probe_slaw(&mut self, from: i64, needle: &Slaw, forward: bool) -> Result<Entry> {
+        let none = |p: &Pool| Error::NoSuchProtein {
+            pool: p.paths.name.clone(),
+            index: from,
+        };
+        let Some((o, n)) = self.index_range()? else {
+            return Err(none(self));
+        };
+        if (forward && from > n) || (!forward && from < o) {
+            return Err(none(self));
+        }
+        let mut i = from.clamp(o, n);
+        loop {
+            match self.nth(i) {
+                Ok(e) => {
+                    if protocol::protein_search(&e.protein, needle).is_some() {
+                        return Ok(e);
+                    }
+                }
+                Err(Error::NoSuchProtein { .. }) => match self.index_range()? {
+                    // overwritten under us: forward jumps to the new oldest
+                    Some((o2, _)) if forward && o2 > i => {
+                        i = o2;
+                        continue;
+                    }
+                    _ => return Err(none(self)),
+                },
+                Err(e) => return Err(e),
+            }
+            if forward {
+                if i >= n {
+                    return Err(none(self));
+                }
+                i += 1;
+            } else {
+                if i <= o {
+                    return Err(none(self));
+                }
+                i -= 1;
+            }
+        }
+    }
+
+    // -- The hose position (libPlasma's pool_index, pool_seekto, pool_next, …) --
+    //
+    // A fresh hose is at index 0; reads from a position already overwritten move
+    // up to the oldest protein, as libPlasma's pool_next does.
+
+    /// The hose position: the index [`next`](Self::next) reads (`pool_index`).
+    pub fn index(&self) -> i64 {
+        self.pos
+    }
+
+    /// Moves the hose to `idx` (`pool_seekto`); any value is accepted.
+    pub fn seekto(&mut self, idx: i64) {
+        self.pos = idx;
+    }
+
+    /// Moves the hose by `delta` (`pool_seekby`; `pool_frwdby`/`pool_backby`).
+    pub fn seekby(&mut self, delta: i64) {
+        self.pos = self.pos.saturating_add(delta);
+    }
+
+    /// Moves the hose to the oldest protein (`pool_rewind`); an empty pool
+    /// leaves it where it is.
+    pub fn rewind(&mut self) -> Result<()> {
+        if let Some((o, _)) = self.index_range()? {
+            self.pos = o;
+        }
+        Ok(())
+    }
+
+    /// Moves the hose to the newest protein (`pool_tolast`); an empty pool
+    /// leaves it where it is.
+    pub fn tolast(&mut self) -> Result<()> {
+        if let Some((_, n)) = self.index_range()? {
+            self.pos = n;
+        }
+        Ok(())
+    }
+
+    /// Moves the hose past the newest protein, so [`next`](Self::next) waits
+    /// for new deposits (`pool_runout`). On an empty pool libPlasma computes
+    /// "newest + 1" from an unset index; tidepool uses the index the next deposit
+    /// will get, which is what a reader wants.
+    pub fn runout(&mut self) -> Result<()> {
+        self.pos = self.next_index()?;
+        Ok(())
+    }
+
+    /// The protein at the hose position, without moving (`pool_curr`).
+    pub fn curr(&mut self) -> Result<Entry> {
+        self.nth(self.pos)
+    }
+
+    /// The protein at the hose position, then moves past it (`pool_next`). A
+    /// negative position reads from 0; a position already overwritten reads the
+    /// oldest protein instead. POOL_NO_SUCH_PROTEIN (position unchanged) when
+    /// there is nothing at or after the position yet.
+    #[allow(clippy::should_implement_trait)] // libPlasma's name; fallible, not an iterator
+    pub fn next(&mut self) -> Result<Entry> {
+        let mut want = self.pos.max(0);
+        loop {
+            match self.nth(want) {
+                Ok(e) => {
+                    self.pos = e.index + 1;
+                    return Ok(e);
+                }
+                Err(Error::NoSuchProtein { .. }) => match self.index_range()? {
+                    Some((o, _)) if o > want => want = o,
+                    _ => {
+                        return Err(Error::NoSuchProtein {
+                            pool: self.paths.name.clone(),
+                            index: want,
+                        })
+                    }
+                },
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// The protein before the hose position, and moves the hose onto it
+    /// (`pool_prev`): right after `next` returned index i the position is
+    /// i + 1, so `prev` returns i again. A position past the newest protein
+    /// first drops to newest + 1. Fails with
+    /// POOL_NO_SUCH_PROTEIN at or below position 0 or when the previous protein
+    /// was overwritten (the position has then moved onto it, as in libPlasma).
+    pub fn prev(&mut self) -> Result<Entry> {
+        let none = |p: &Pool, index| Error::NoSuchProtein {
+            pool: p.paths.name.clone(),
+            index,
+        };
+        if self.pos <= 0 {
+            return Err(none(self, self.pos - 1));
+        }
+        let Some((_, n)) = self.index_range()? else {
+            return Err(none(self, self.pos - 1));
+        };
+        let start = self.pos.min(n + 1);
+        self.pos = start - 1;
+        self.nth(self.pos)
+    }
+
+    /// Like [`probe_slaw`](Self::probe_slaw) forward from the hose position,
+    /// moving the hose past the match (`pool_probe_frwd`); on failure the
+    /// position is restored.
+    pub fn probe_frwd(&mut self, needle: &Slaw) -> Result<Entry> {
+        let saved = self.pos;
+        loop {
+            match self.next() {
+                Ok(e) if protocol::protein_search(&e.protein, needle).is_some() => return Ok(e),
+                Ok(_) => {}
+                Err(e) => {
+                    self.pos = saved;
+                    return Err(e);
+                }
+            }
+        }
+    }
+
+    /// Steps back from the hose position to the first match, leaving the hose
+    /// on it (`pool_probe_back`); on failure the position is restored.
+    pub fn probe_back(&mut self, needle: &Slaw) -> Result<Entry> {
+        let saved = self.pos;
+        loop {
+            match self.prev() {
+                Ok(e) if protocol::protein_search(&e.protein, needle).is_some() => return Ok(e),
+                Ok(_) => {}
+                Err(e) => {
+                    self.pos = saved;
+                    return Err(e);
+                }
+            }
+        }
+    }
+
+    /// Moves the hose to the protein deposited closest to `t` by `mode`
+    /// (`pool_seekto_time`); POOL_NO_SUCH_PROTEIN when none qualifies.
+    pub fn seekto_time(&mut self, t: f64, mode: TimeMatch) -> Result<()> {
+        match self.seek_time(t, mode)? {
+            Some(i) => {
+                self.pos = i;
+                Ok(())
+            }
+            None => Err(Error::NoSuchProtein {
+                pool: self.paths.name.clone(),
+                index: self.pos,
+            }),
+        }
+    }
+
+    /// libPlasma's last-withdraw housekeeping: when no other hose has the pool
+    /// open (the shared lock upgrades to an exclusive one), truncate the file
+    /// to the effective size a shrinking resize left, and dispose the pool when
+    /// its auto-dispose flag is set. Best effort: runs from `Drop`.
+    fn last_withdraw(&mut self) {
+        if !self.writable || self.file.relock(FlockArg::LockExclusiveNonblock).is_err() {
+            return;
+        }
+        let Some(fs) = self.map.load(self.layout.file_size_off()) else {
+            return;
+        };
+        let flags = self.flags();
+        if let Ok(real) = self.file.metadata().map(|m| m.len()) {
+            if real > fs && fs >= self.hs() && fs == self.map.len {
+                if let Err(e) = self.file.set_len(fs) {
+                    tracing::warn!(pool = %self.paths.name, error = %e, "truncating after shrink failed");
+                }
+            }
+        }
+        // Only the pool this hose belongs to: after an unconditional dispose or
+        // rename, the name may now be another pool (or none).
+        let same_file = match (self.file.metadata(), fs::metadata(&self.paths.backing)) {
+            (Ok(a), Ok(b)) => {
+                use std::os::unix::fs::MetadataExt;
+                a.dev() == b.dev() && a.ino() == b.ino()
+            }
+            _ => false,
+        };
+        if flags & codec::FLAG_AUTO_DISPOSE != 0 && same_file {
+            // We hold the exclusive lock, so nobody else has the pool open.
+            let pools = Pools::new(self.pools_dir.clone());
+            if let Err(e) = pools.dispose_paths(&self.paths.name, &self.paths) {
+                tracing::warn!(pool = %self.paths.name, error = %e, "auto-dispose failed");
+            }
+        }
+    }
+
     fn lock(&mut self, which: LockKind) -> Result<()> {
         if self.locks.is_none() {
             self.locks = Some(Locks::open(&self.paths, &self.layout)?);
@@ -1704,13 +2121,8 @@ impl Pool {
                 std::io::Error::from(std::io::ErrorKind::PermissionDenied),
             ));
         }
+        self.refuse_big_endian("depositing into")?;
         let flags = self.flags();
-        if flags & codec::FLAG_CHECKSUM != 0 {
-            return Err(Error::Unsupported {
-                pool: self.paths.name.clone(),
-                what: "depositing into a checksum pool (entry hash not established)".into(),
-            });
-        }
         if flags & codec::FLAG_FROZEN != 0 {
             return Err(Error::Frozen {
                 pool: self.paths.name.clone(),
@@ -1720,7 +2132,48 @@ impl Pool {
             pool: self.paths.name.clone(),
             detail,
         })?;
-        Ok(codec::entry_size(head.len_bytes, false))
+        Ok(codec::entry_size(head.len_bytes, self.is_checksum()))
+    }
+
+    /// Pools from a big-endian machine are read, never written: tidepool's
+    /// writers produce little-endian words only.
+    fn refuse_big_endian(&self, what: &str) -> Result<()> {
+        if self.map.swap {
+            return Err(Error::WrongVersion {
+                pool: self.paths.name.clone(),
+                detail: format!(
+                    "{what} a big-endian pool (created on a big-endian machine) is not supported; it is read-only here"
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    /// Whether the pool's words are byte-swapped (it was created on a
+    /// big-endian machine); such pools are read-only.
+    pub fn is_big_endian(&self) -> bool {
+        self.map.swap
+    }
+
+    /// Whether entries carry a checksum word (fixed at creation).
+    fn is_checksum(&self) -> bool {
+        self.layout.protein_off() == codec::protein_offset(true)
+    }
+
+    /// Writes one entry (timestamp, index, checksum if the pool has them,
+    /// protein, jumpback) at physical offset `p`; `false` if outside the map.
+    fn write_entry(&self, p: u64, size: u64, ts: f64, idx: i64, protein: &[u8]) -> bool {
+        let mut head = [0u8; 24];
+        head[0..8].copy_from_slice(&ts.to_bits().to_le_bytes());
+        head[8..16].copy_from_slice(&(idx as u64).to_le_bytes());
+        let poff = self.layout.protein_off();
+        if poff == 24 {
+            let sum = super::checksum::entry_checksum(protein, ts, idx);
+            head[16..24].copy_from_slice(&sum.to_le_bytes());
+        }
+        self.map.copy_in(p, &head[..poff as usize])
+            && self.map.copy_in(p + poff, protein)
+            && self.map.store(p + size - 8, size)
     }
 
     /// Deposits one protein (`pool_deposit`): returns its index and timestamp.
@@ -1743,7 +2196,7 @@ impl Pool {
             let mut first = None;
             for p in proteins {
                 // checked above: the header is a protein of exactly p.len() bytes
-                let size = codec::entry_size(p.len() as u64, false);
+                let size = codec::entry_size(p.len() as u64, self.is_checksum());
                 let i = self.deposit_locked(p, size, now)?;
                 first.get_or_insert(i);
             }
@@ -1792,13 +2245,7 @@ impl Pool {
             self.map.store(self.layout.oldest_off(), plan.new_oldest);
         }
         let p = plan.write % self.fs();
-        let mut head = [0u8; 16];
-        head[0..8].copy_from_slice(&now.to_bits().to_le_bytes());
-        head[8..16].copy_from_slice(&(idx as u64).to_le_bytes());
-        let ok = self.map.copy_in(p, &head)
-            && self.map.copy_in(p + 16, protein)
-            && self.map.store(p + size - 8, size);
-        if !ok {
+        if !self.write_entry(p, size, now, idx, protein) {
             return Err(self.corrupt("entry outside the mapping"));
         }
         if flags & codec::FLAG_SYNC != 0 {
@@ -1882,6 +2329,7 @@ impl Pool {
                 std::io::Error::from(std::io::ErrorKind::PermissionDenied),
             ));
         }
+        self.refuse_big_endian("changing options of")?;
         self.lock(LockKind::Deposit)?;
         let r = self.change_locked(change);
         let u = self.unlock(LockKind::Deposit);
@@ -1938,8 +2386,9 @@ impl Pool {
         let mut total = 0;
         let mut keep = live.len();
         // Keep the newest entries that fit; an entry may not end at the file end.
+        let checksum = self.is_checksum();
         while keep > 0 {
-            let sz = codec::entry_size(live[keep - 1].2.len() as u64, false);
+            let sz = codec::entry_size(live[keep - 1].2.len() as u64, checksum);
             if total + sz >= room {
                 break;
             }
@@ -1955,21 +2404,15 @@ impl Pool {
             self.file
                 .set_len(new_size)
                 .map_err(|e| io_err(&name, "grow backing file", &self.paths.backing, e))?;
-            self.map = Map::new(&self.file, new_size, true)
+            self.map = Map::new(&self.file, new_size, true, false)
                 .map_err(|e| io_err(&name, "re-mmap", &self.paths.backing, e))?;
         }
         // Write the kept entries from the header on, then publish the new size.
         let mut at = self.hs();
         let mut newest_virtual = 0;
         for (ts, idx, protein) in kept {
-            let sz = codec::entry_size(protein.len() as u64, false);
-            let mut head = [0u8; 16];
-            head[0..8].copy_from_slice(&ts.to_bits().to_le_bytes());
-            head[8..16].copy_from_slice(&(*idx as u64).to_le_bytes());
-            if !(self.map.copy_in(at, &head)
-                && self.map.copy_in(at + 16, protein)
-                && self.map.store(at + sz - 8, sz))
-            {
+            let sz = codec::entry_size(protein.len() as u64, checksum);
+            if !self.write_entry(at, sz, *ts, *idx, protein) {
                 return Err(self.corrupt("resize wrote outside the mapping"));
             }
             newest_virtual = base + (at - self.hs());
@@ -1977,7 +2420,7 @@ impl Pool {
         }
         self.map.store(self.layout.file_size_off(), new_size);
         if new_size < self.map.len {
-            self.map = Map::new(&self.file, new_size, true)
+            self.map = Map::new(&self.file, new_size, true, false)
                 .map_err(|e| io_err(&name, "re-mmap", &self.paths.backing, e))?;
         }
         self.layout.file_size = new_size;
@@ -1997,7 +2440,7 @@ impl Pool {
                     base,
                 );
             }
-            v += codec::entry_size(protein.len() as u64, false);
+            v += codec::entry_size(protein.len() as u64, checksum);
         }
         if kept.is_empty() {
             self.map.store(self.layout.newest_off(), 0);
@@ -2082,6 +2525,7 @@ mod tests {
         }
         assert!(matches!(fresh.nth(o - 1), Err(Error::NoSuchProtein { .. })));
         assert!(matches!(fresh.nth(n + 1), Err(Error::NoSuchProtein { .. })));
+        drop(p);
         assert_eq!(
             fresh.seek_time(495.2, TimeMatch::Closest).unwrap(),
             Some(495)
@@ -2091,6 +2535,7 @@ mod tests {
             Some(496)
         );
         assert_eq!(fresh.seek_time(1.0, TimeMatch::Closest).unwrap(), Some(o));
+        drop(fresh);
         pools.dispose("a/b").unwrap();
         assert!(pools.list().unwrap().is_empty());
         assert!(!tmp.path().join("a").exists());
@@ -2168,7 +2613,7 @@ mod tests {
             -200710
         );
         let c = CreateOptions {
-            checksum: true,
+            resizable: false,
             ..opts.clone()
         };
         assert_eq!(pools.create("c", &c).unwrap_err().retort(), -201100);
@@ -2295,5 +2740,219 @@ mod tests {
         };
         assert!(matches!(err, Error::Full { .. }));
         assert_eq!(p.index_range().unwrap(), Some((0, n - 1)));
+    }
+
+    fn small_pool(pools: &Pools, name: &str, size: u64) {
+        pools
+            .create(
+                name,
+                &CreateOptions {
+                    size,
+                    flock: true,
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+    }
+
+    #[test]
+    fn hose_position_follows_libplasma() {
+        let tmp = tempfile::tempdir().unwrap();
+        let pools = Pools::new(tmp.path());
+        small_pool(&pools, "h", 8192);
+        let mut w = pools.open("h").unwrap();
+        let mut h = pools.open("h").unwrap();
+        assert_eq!(h.index(), 0);
+        assert!(matches!(h.next(), Err(Error::NoSuchProtein { .. })));
+        assert!(matches!(h.prev(), Err(Error::NoSuchProtein { .. })));
+        h.runout().unwrap();
+        assert_eq!(h.index(), 0);
+        for i in 0..5 {
+            w.deposit(&protein(40, i), f64::from(i)).unwrap();
+        }
+        assert_eq!(h.next().unwrap().index, 0);
+        assert_eq!(h.next().unwrap().index, 1);
+        assert_eq!(h.index(), 2);
+        // prev returns the protein just read, and stays on it
+        assert_eq!(h.prev().unwrap().index, 1);
+        assert_eq!(h.index(), 1);
+        assert_eq!(h.curr().unwrap().index, 1);
+        assert_eq!(h.prev().unwrap().index, 0);
+        assert!(matches!(h.prev(), Err(Error::NoSuchProtein { .. })));
+        h.tolast().unwrap();
+        assert_eq!(h.index(), 4);
+        h.runout().unwrap();
+        assert_eq!(h.index(), 5);
+        assert!(matches!(h.next(), Err(Error::NoSuchProtein { .. })));
+        assert_eq!(h.index(), 5);
+        // past the end: prev drops to the newest
+        h.seekto(1000);
+        assert_eq!(h.prev().unwrap().index, 4);
+        // negative positions read from 0
+        h.seekto(-7);
+        assert_eq!(h.next().unwrap().index, 0);
+        h.seekby(2);
+        assert_eq!(h.index(), 3);
+        h.seekto_time(2.2, TimeMatch::Closest).unwrap();
+        assert_eq!(h.index(), 2);
+        // overwrite the first proteins: next jumps up to the oldest
+        for i in 5..200 {
+            w.deposit(&protein(40, i as u8), f64::from(i)).unwrap();
+        }
+        let (o, _) = h.index_range().unwrap().unwrap();
+        assert!(o > 3);
+        h.seekto(1);
+        assert_eq!(h.next().unwrap().index, o);
+        h.rewind().unwrap();
+        assert_eq!(h.index(), o);
+        // a previous protein that was overwritten fails, with the hose moved onto it
+        h.seekto(o);
+        assert!(matches!(h.prev(), Err(Error::NoSuchProtein { .. })));
+        assert_eq!(h.index(), o - 1);
+    }
+
+    #[test]
+    fn probes_match_slaw_needles_and_move_the_hose() {
+        let tmp = tempfile::tempdir().unwrap();
+        let pools = Pools::new(tmp.path());
+        small_pool(&pools, "pb", 65536);
+        let mut p = pools.open("pb").unwrap();
+        let prot = |d: Slaw| {
+            crate::engine::slaw::encode_protein(&crate::engine::slaw::Protein::new(d, Slaw::Nil))
+        };
+        p.deposit(&prot(Slaw::strings(["a", "b", "c"])), 0.0)
+            .unwrap(); // 0
+        p.deposit(&prot(Slaw::list([Slaw::i64(7), Slaw::from("x")])), 0.0)
+            .unwrap(); // 1
+        p.deposit(&prot(Slaw::strings(["c", "a"])), 0.0).unwrap(); // 2
+        p.deposit(&prot(Slaw::list([Slaw::i32(7)])), 0.0).unwrap(); // 3
+        p.deposit(&prot(Slaw::strings(["a", "x", "c"])), 0.0)
+            .unwrap(); // 4
+        let ac = Slaw::strings(["a", "c"]);
+        assert_eq!(p.probe_slaw(0, &ac, true).unwrap().index, 0);
+        // in order only: ["c", "a"] has both but not as a subsequence
+        assert_eq!(p.probe_slaw(1, &ac, true).unwrap().index, 4);
+        assert_eq!(p.probe_slaw(3, &ac, false).unwrap().index, 0);
+        // non-string needles match by encoded equality: int64 7 is not int32 7
+        assert_eq!(p.probe_slaw(0, &Slaw::i64(7), true).unwrap().index, 1);
+        assert_eq!(p.probe_slaw(2, &Slaw::i32(7), true).unwrap().index, 3);
+        assert!(p.probe_slaw(2, &Slaw::i64(7), true).is_err());
+        // the hose versions move the position past (forward) or onto (back) the match
+        p.seekto(0);
+        assert_eq!(p.probe_frwd(&Slaw::from("x")).unwrap().index, 1);
+        assert_eq!(p.index(), 2);
+        assert_eq!(p.probe_frwd(&Slaw::from("x")).unwrap().index, 4);
+        assert_eq!(p.index(), 5);
+        assert!(p.probe_frwd(&Slaw::from("x")).is_err());
+        assert_eq!(p.index(), 5, "a failed probe restores the position");
+        assert_eq!(p.probe_back(&Slaw::from("b")).unwrap().index, 0);
+        assert_eq!(p.index(), 0);
+        assert!(p.probe_back(&Slaw::from("b")).is_err());
+        assert_eq!(p.index(), 0);
+    }
+
+    #[test]
+    fn dispose_and_rename_refuse_a_pool_in_use() {
+        let tmp = tempfile::tempdir().unwrap();
+        let pools = Pools::new(tmp.path());
+        small_pool(&pools, "u", 8192);
+        let h = pools.open("u").unwrap();
+        assert!(pools.in_use("u").unwrap());
+        let e = pools.dispose_unused("u").unwrap_err();
+        assert!(matches!(e, Error::InUse { .. }), "{e}");
+        assert_eq!(e.retort(), -200530);
+        assert!(matches!(
+            pools.rename_unused("u", "v"),
+            Err(Error::InUse { .. })
+        ));
+        drop(h);
+        assert!(!pools.in_use("u").unwrap());
+        pools.rename_unused("u", "v").unwrap();
+        pools.dispose_unused("v").unwrap();
+        assert!(!pools.exists("v"));
+        // the unconditional forms work under an open hose, which keeps reading
+        small_pool(&pools, "f", 8192);
+        let mut h = pools.open("f").unwrap();
+        h.deposit(&protein(8, 3), 0.0).unwrap();
+        pools.rename("f", "g").unwrap();
+        assert_eq!(h.nth(0).unwrap().protein, protein(8, 3));
+        pools.dispose("g").unwrap();
+        assert!(!pools.exists("g"));
+        assert_eq!(h.nth(0).unwrap().protein, protein(8, 3));
+    }
+
+    #[test]
+    fn auto_dispose_happens_when_the_last_hose_closes() {
+        let tmp = tempfile::tempdir().unwrap();
+        let pools = Pools::new(tmp.path());
+        pools
+            .create(
+                "ad/x",
+                &CreateOptions {
+                    size: 8192,
+                    flock: false,
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        let mut a = pools.open("ad/x").unwrap();
+        let b = pools.open("ad/x").unwrap();
+        let key = a.info().unwrap().sem_key;
+        a.deposit(&protein(8, 1), 0.0).unwrap();
+        a.change_options(&ChangeOptions {
+            auto_dispose: Some(true),
+            ..Default::default()
+        })
+        .unwrap();
+        drop(a);
+        assert!(pools.exists("ad/x"), "another hose is still open");
+        drop(b);
+        assert!(!pools.exists("ad/x"));
+        assert!(!tmp.path().join("ad").exists());
+        assert!(!sem::exists(key));
+        // without the flag, closing leaves the pool alone
+        small_pool(&pools, "keep", 8192);
+        drop(pools.open("keep").unwrap());
+        assert!(pools.exists("keep"));
+        // a hose of a pool disposed and re-created under it never disposes the new one
+        small_pool(&pools, "re", 8192);
+        let mut old = pools.open("re").unwrap();
+        old.change_options(&ChangeOptions {
+            auto_dispose: Some(true),
+            ..Default::default()
+        })
+        .unwrap();
+        pools.dispose("re").unwrap();
+        small_pool(&pools, "re", 8192);
+        drop(old);
+        assert!(pools.exists("re"));
+    }
+
+    #[test]
+    fn shrunk_file_is_truncated_when_the_last_hose_closes() {
+        let tmp = tempfile::tempdir().unwrap();
+        let pools = Pools::new(tmp.path());
+        small_pool(&pools, "t", 65536);
+        let backing = pools.paths("t").unwrap().backing;
+        let len = || fs::metadata(&backing).unwrap().len();
+        let mut w = pools.open("t").unwrap();
+        let mut r = pools.open("t").unwrap();
+        for i in 0..100 {
+            w.deposit(&protein(300, i as u8), 0.0).unwrap();
+        }
+        w.resize(16384).unwrap();
+        assert_eq!(len(), 65536, "no truncation while hoses are open");
+        drop(w);
+        assert_eq!(len(), 65536, "the reader still has it open");
+        assert_eq!(r.info().unwrap().size, 16384);
+        drop(r);
+        assert_eq!(len(), 16384);
+        let mut again = pools.open("t").unwrap();
+        assert_eq!(again.newest_index().unwrap(), Some(99));
+        assert_eq!(again.nth(99).unwrap().protein, protein(300, 99));
+        // growing afterwards works from the truncated file
+        again.resize(32768).unwrap();
+        assert_eq!(len(), 32768);
+        assert_eq!(again.deposit(&protein(300, 1), 0.0).unwrap().0, 100);
     }
 }

@@ -401,6 +401,14 @@ fn nested<const BE: bool, const STRICT: bool>(
         if kind == 5 && ch >> 60 != 6 {
             return Err(corrupt(p, "map element that is not a cons"));
         }
+        // Map entries are conses of two leaves almost always: validate those
+        // here without a call per cons. Anything unusual (and every error) takes
+        // the general path, so results and error reports are the same.
+        if let Some(n) = quick_cons::<BE, STRICT>(b, p, ch, cend, depth) {
+            p += n;
+            seen += 1;
+            continue;
+        }
         p += match leaf::<BE, STRICT>(b, p, ch, cend - p) {
             Some(r) => r?,
             None => nested::<BE, STRICT>(b, p, ch, cend - p, depth + 1)?,
@@ -418,6 +426,36 @@ fn nested<const BE: bool, const STRICT: bool>(
         ));
     }
     Ok(len)
+}
+
+/// Length of the cons at `p` (header `ch`) if it is a valid wee-count cons of
+/// two leaf slawx ending by `cend`; `None` for anything else, valid or not.
+#[inline(always)]
+fn quick_cons<const BE: bool, const STRICT: bool>(
+    b: &[u8],
+    p: usize,
+    ch: u64,
+    cend: usize,
+    depth: usize,
+) -> Option<usize> {
+    if ch >> 60 != 6 || (ch >> 56) & 0xf != 2 || depth + 1 >= MAX_DEPTH {
+        return None;
+    }
+    let octlen = ch & OCTLEN_MASK;
+    let len = usize::try_from(octlen.checked_mul(8)?).ok()?;
+    if len < 8 || len > cend - p {
+        return None;
+    }
+    let end = p + len;
+    let mut q = p + 8;
+    for _ in 0..2 {
+        if q >= end {
+            return None;
+        }
+        let h = rd::<BE>(b, q)?;
+        q += leaf::<BE, STRICT>(b, q, h, end - q)?.ok()?;
+    }
+    (q == end).then_some(len)
 }
 
 #[cold]

@@ -40,8 +40,18 @@ pub fn to_file(path: Option<&Path>) -> Result<PathBuf, Report> {
 
 /// Sends tracing output to stderr, for headless subcommands such as `serve`.
 pub fn to_stderr() {
+    to_stderr_at(None);
+}
+
+/// As [`to_stderr`], with `level` (a `tracing` filter directive such as `warn`)
+/// taking the place of `TIDEPOOL_LOG` when given (`serve --log-level`).
+pub fn to_stderr_at(level: Option<&str>) {
+    let filter = match level {
+        Some(l) => EnvFilter::new(l),
+        None => filter(),
+    };
     let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter())
+        .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .try_init();
 }

@@ -63,6 +63,8 @@ const KNOWN: &[&str] = &[
     "tail_cap_bytes",
     "targets",
     "keys",
+    // the hive server's table, read by `tidepool serve --hive`
+    "hive",
 ];
 
 /// The default config path: `<config dir>/tidepool/config.toml`.

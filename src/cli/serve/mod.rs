@@ -82,15 +82,24 @@ pub fn run(global: &Global, mut args: Args) -> Result<(), Report> {
             }
         }
     }
-    crate::cli::logging::to_stderr();
+    let hive_settings = if args.hive.enabled {
+        Some(hive::Settings::resolve(global, &args.hive)?)
+    } else {
+        None
+    };
+    let log_level = hive_settings.as_ref().and_then(|s| s.log_level.clone());
+    crate::cli::logging::to_stderr_at(log_level.as_deref());
     let runtime = crate::cli::runtime()?;
-    runtime.block_on(async move {
+    // engines with a runtime of their own (hive --io-threads); dropped after
+    // block_on returns, since a runtime cannot be dropped inside async context
+    let mut own_runtimes = Vec::new();
+    let result = runtime.block_on(async {
         let shutdown = Shutdown::new();
         if args.pools.enabled {
             pools::start(global, &args.pools, &shutdown).await?;
         }
-        if args.hive.enabled {
-            hive::start(global, &args.hive, &shutdown).await?;
+        if let Some(settings) = &hive_settings {
+            own_runtimes.extend(hive::start(settings, &shutdown).await?);
         }
         if args.amp.enabled {
             amp::start(global, &args.amp, &shutdown).await?;
@@ -111,7 +120,11 @@ pub fn run(global: &Global, mut args: Args) -> Result<(), Report> {
             tracing::warn!("drain deadline passed; closing the remaining connections");
         }
         Ok(())
-    })
+    });
+    for rt in own_runtimes {
+        rt.shutdown_timeout(Duration::from_secs(1));
+    }
+    result
 }
 
 /// Parses a listen address, defaulting the host to 127.0.0.1 and the port to

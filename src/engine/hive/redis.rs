@@ -65,6 +65,8 @@ pub struct RedisHive {
     masters: Arc<Mutex<HashMap<String, MultiplexedConnection>>>,
     cas: Arc<redis::Script>,
     remove_if: Arc<redis::Script>,
+    /// `--redis-wait-replicas`: replicas every write waits for, and how long.
+    wait: Option<(u32, Duration)>,
 }
 
 /// Maps a `redis` crate error to a wrpme code (section 7.2 table).
@@ -111,6 +113,34 @@ pub fn map_error(e: &RedisError) -> HiveError {
         return h;
     }
     HiveError::new(ErrorCode::Internal, text)
+}
+
+/// The Redis Cluster hash slot of a key: CRC16 (XMODEM) of the key, or of its
+/// `{…}` hash tag when that is non-empty, modulo 16384.
+pub fn key_slot(key: &[u8]) -> u16 {
+    let tagged = key
+        .iter()
+        .position(|&b| b == b'{')
+        .and_then(|open| {
+            let rest = &key[open + 1..];
+            rest.iter()
+                .position(|&b| b == b'}')
+                .filter(|&close| close > 0)
+                .map(|close| &rest[..close])
+        })
+        .unwrap_or(key);
+    let mut crc: u16 = 0;
+    for &b in tagged {
+        crc ^= u16::from(b) << 8;
+        for _ in 0..8 {
+            crc = if crc & 0x8000 != 0 {
+                (crc << 1) ^ 0x1021
+            } else {
+                crc << 1
+            };
+        }
+    }
+    crc % 16_384
 }
 
 fn unexpected(v: &Value) -> HiveError {
@@ -227,7 +257,55 @@ impl RedisHive {
             masters: Arc::new(Mutex::new(HashMap::new())),
             cas: Arc::new(redis::Script::new(CAS_SCRIPT)),
             remove_if: Arc::new(redis::Script::new(REMOVE_IF_SCRIPT)),
+            wait: None,
         })
+    }
+
+    /// Follows every successful write with `WAIT replicas timeout` on the
+    /// alias's master (section 7.4); 0 turns it off. Fewer replicas than asked
+    /// within `timeout` fail the write with `timeout` (10): it was applied on the
+    /// master but may not survive a fail-over. Ignored for `resp://` targets.
+    pub fn with_wait_replicas(mut self, replicas: u32, timeout: Duration) -> Self {
+        self.wait = (replicas > 0 && self.flavor == Flavor::Redis).then_some((replicas, timeout));
+        self
+    }
+
+    /// Runs the `WAIT` of [`Self::with_wait_replicas`] after a successful write.
+    async fn replicated<T>(&self, alias: &[u8], r: Result<T, HiveError>) -> Result<T, HiveError> {
+        let (Ok(_), Some((replicas, timeout))) = (&r, self.wait) else {
+            return r;
+        };
+        let mut cmd = redis::cmd("WAIT");
+        cmd.arg(replicas).arg(timeout.as_millis() as u64);
+        let reached = match &self.conn {
+            // the multiplexed connection is one socket, so WAIT follows the write
+            Conn::Single(c) => cmd.query_async::<Value>(&mut c.clone()).await,
+            // WAIT must go to the master that took the write, on the same
+            // connection; the crate would otherwise send it to every master
+            Conn::Cluster(c) => {
+                use redis::cluster_routing::{Route, RoutingInfo, SingleNodeRoutingInfo, SlotAddr};
+                let route = Route::new(key_slot(alias), SlotAddr::Master);
+                c.clone()
+                    .route_command(
+                        cmd,
+                        RoutingInfo::SingleNode(SingleNodeRoutingInfo::SpecificNode(route)),
+                    )
+                    .await
+            }
+        }
+        .map_err(|e| map_error(&e))?;
+        let reached = int_of(&reached)?;
+        if reached < i64::from(replicas) {
+            return Err(HiveError::new(
+                ErrorCode::Timeout,
+                format!(
+                    "{}: written on the master but {reached} of {replicas} replicas acknowledged within {} ms",
+                    super::store::escape(alias),
+                    timeout.as_millis()
+                ),
+            ));
+        }
+        r
     }
 
     /// The target this client was opened with.
@@ -418,32 +496,40 @@ pub fn merge_info(text: &str, st: &mut HiveStats) {
 
 impl Hive for RedisHive {
     async fn put(&self, alias: &[u8], content: Bytes, expiry: Expiry) -> Result<(), HiveError> {
-        if self.flavor == Flavor::Resp {
-            let mut cmd = redis::cmd("HIVE.PUT");
-            cmd.arg(alias).arg(content.as_ref());
-            self.query(&with_expiry(cmd, expiry, true)).await?;
-            return Ok(());
+        let r: Result<(), HiveError> = async {
+            if self.flavor == Flavor::Resp {
+                let mut cmd = redis::cmd("HIVE.PUT");
+                cmd.arg(alias).arg(content.as_ref());
+                self.query(&with_expiry(cmd, expiry, true)).await?;
+                return Ok(());
+            }
+            let mut cmd = redis::cmd("SET");
+            cmd.arg(alias).arg(content.as_ref()).arg("NX");
+            match self.query(&with_expiry(cmd, expiry, false)).await? {
+                v if is_ok(&v) => Ok(()),
+                Value::Nil => Err(HiveError::new(
+                    ErrorCode::AliasAlreadyExists,
+                    super::store::escape(alias),
+                )),
+                other => Err(unexpected(&other)),
+            }
         }
-        let mut cmd = redis::cmd("SET");
-        cmd.arg(alias).arg(content.as_ref()).arg("NX");
-        match self.query(&with_expiry(cmd, expiry, false)).await? {
-            v if is_ok(&v) => Ok(()),
-            Value::Nil => Err(HiveError::new(
-                ErrorCode::AliasAlreadyExists,
-                super::store::escape(alias),
-            )),
-            other => Err(unexpected(&other)),
-        }
+        .await;
+        self.replicated(alias, r).await
     }
 
     async fn update(&self, alias: &[u8], content: Bytes, expiry: Expiry) -> Result<(), HiveError> {
-        let resp = self.flavor == Flavor::Resp;
-        let mut cmd = redis::cmd(if resp { "HIVE.UPDATE" } else { "SET" });
-        cmd.arg(alias).arg(content.as_ref());
-        match self.query(&with_expiry(cmd, expiry, resp)).await? {
-            v if is_ok(&v) => Ok(()),
-            other => Err(unexpected(&other)),
+        let r: Result<(), HiveError> = async {
+            let resp = self.flavor == Flavor::Resp;
+            let mut cmd = redis::cmd(if resp { "HIVE.UPDATE" } else { "SET" });
+            cmd.arg(alias).arg(content.as_ref());
+            match self.query(&with_expiry(cmd, expiry, resp)).await? {
+                v if is_ok(&v) => Ok(()),
+                other => Err(unexpected(&other)),
+            }
         }
+        .await;
+        self.replicated(alias, r).await
     }
 
     async fn get(&self, alias: &[u8]) -> Result<Bytes, HiveError> {
@@ -456,14 +542,18 @@ impl Hive for RedisHive {
     }
 
     async fn delete(&self, alias: &[u8]) -> Result<(), HiveError> {
-        if self.flavor == Flavor::Resp {
-            self.query(redis::cmd("HIVE.DELETE").arg(alias)).await?;
-            return Ok(());
+        let r: Result<(), HiveError> = async {
+            if self.flavor == Flavor::Resp {
+                self.query(redis::cmd("HIVE.DELETE").arg(alias)).await?;
+                return Ok(());
+            }
+            match int_of(&self.query(redis::cmd("DEL").arg(alias)).await?)? {
+                0 => Err(not_found(alias)),
+                _ => Ok(()),
+            }
         }
-        match int_of(&self.query(redis::cmd("DEL").arg(alias)).await?)? {
-            0 => Err(not_found(alias)),
-            _ => Ok(()),
-        }
+        .await;
+        self.replicated(alias, r).await
     }
 
     async fn get_and_update(
@@ -472,23 +562,32 @@ impl Hive for RedisHive {
         content: Bytes,
         expiry: Expiry,
     ) -> Result<Bytes, HiveError> {
-        let resp = self.flavor == Flavor::Resp;
-        let mut cmd = redis::cmd(if resp { "HIVE.GETUPDATE" } else { "SET" });
-        cmd.arg(alias).arg(content.as_ref());
-        if !resp {
-            cmd.arg("XX").arg("GET");
+        let r: Result<Bytes, HiveError> = async {
+            let resp = self.flavor == Flavor::Resp;
+            let mut cmd = redis::cmd(if resp { "HIVE.GETUPDATE" } else { "SET" });
+            cmd.arg(alias).arg(content.as_ref());
+            if !resp {
+                cmd.arg("XX").arg("GET");
+            }
+            bytes_of(self.query(&with_expiry(cmd, expiry, resp)).await?)?
+                .ok_or_else(|| not_found(alias))
         }
-        bytes_of(self.query(&with_expiry(cmd, expiry, resp)).await?)?
-            .ok_or_else(|| not_found(alias))
+        .await;
+        self.replicated(alias, r).await
     }
 
     async fn get_and_remove(&self, alias: &[u8]) -> Result<Bytes, HiveError> {
-        let name = if self.flavor == Flavor::Resp {
-            "HIVE.GETREMOVE"
-        } else {
-            "GETDEL"
-        };
-        bytes_of(self.query(redis::cmd(name).arg(alias)).await?)?.ok_or_else(|| not_found(alias))
+        let r: Result<Bytes, HiveError> = async {
+            let name = if self.flavor == Flavor::Resp {
+                "HIVE.GETREMOVE"
+            } else {
+                "GETDEL"
+            };
+            bytes_of(self.query(redis::cmd(name).arg(alias)).await?)?
+                .ok_or_else(|| not_found(alias))
+        }
+        .await;
+        self.replicated(alias, r).await
     }
 
     async fn compare_and_swap(
@@ -498,92 +597,108 @@ impl Hive for RedisHive {
         comparand: &[u8],
         expiry: Expiry,
     ) -> Result<CasOutcome, HiveError> {
-        let v = if self.flavor == Flavor::Resp {
-            let mut cmd = redis::cmd("HIVE.CAS");
-            cmd.arg(alias).arg(new.as_ref()).arg(comparand);
-            self.query(&with_expiry(cmd, expiry, true)).await?
-        } else {
-            let ms = expiry.as_ms().to_string();
-            self.script(&self.cas, alias, &[new.as_ref(), comparand, ms.as_bytes()])
-                .await?
-        };
-        let Value::Array(items) = v else {
-            return Err(unexpected(&v));
-        };
-        let mut it = items.into_iter();
-        let code = it.next().map(|c| int_of(&c)).transpose()?;
-        let content = it.next().map(bytes_of).transpose()?.flatten();
-        match (code, content) {
-            (Some(0), Some(previous)) => Ok(CasOutcome::Swapped { previous }),
-            (Some(30), Some(current)) => Ok(CasOutcome::Unmatched { current }),
-            (Some(8), _) => Err(not_found(alias)),
-            (c, _) => Err(HiveError::new(
-                ErrorCode::UnexpectedReply,
-                format!("cas code {c:?}"),
-            )),
+        let r: Result<CasOutcome, HiveError> = async {
+            let v = if self.flavor == Flavor::Resp {
+                let mut cmd = redis::cmd("HIVE.CAS");
+                cmd.arg(alias).arg(new.as_ref()).arg(comparand);
+                self.query(&with_expiry(cmd, expiry, true)).await?
+            } else {
+                let ms = expiry.as_ms().to_string();
+                self.script(&self.cas, alias, &[new.as_ref(), comparand, ms.as_bytes()])
+                    .await?
+            };
+            let Value::Array(items) = v else {
+                return Err(unexpected(&v));
+            };
+            let mut it = items.into_iter();
+            let code = it.next().map(|c| int_of(&c)).transpose()?;
+            let content = it.next().map(bytes_of).transpose()?.flatten();
+            match (code, content) {
+                (Some(0), Some(previous)) => Ok(CasOutcome::Swapped { previous }),
+                (Some(30), Some(current)) => Ok(CasOutcome::Unmatched { current }),
+                (Some(8), _) => Err(not_found(alias)),
+                (c, _) => Err(HiveError::new(
+                    ErrorCode::UnexpectedReply,
+                    format!("cas code {c:?}"),
+                )),
+            }
         }
+        .await;
+        self.replicated(alias, r).await
     }
 
     async fn remove_if(&self, alias: &[u8], comparand: &[u8]) -> Result<(), HiveError> {
-        if self.flavor == Flavor::Resp {
-            self.query(redis::cmd("HIVE.REMOVEIF").arg(alias).arg(comparand))
-                .await?;
-            return Ok(());
+        let r: Result<(), HiveError> = async {
+            if self.flavor == Flavor::Resp {
+                self.query(redis::cmd("HIVE.REMOVEIF").arg(alias).arg(comparand))
+                    .await?;
+                return Ok(());
+            }
+            match int_of(&self.script(&self.remove_if, alias, &[comparand]).await?)? {
+                0 => Ok(()),
+                8 => Err(not_found(alias)),
+                30 => Err(HiveError::new(
+                    ErrorCode::UnmatchedContent,
+                    super::store::escape(alias),
+                )),
+                c => Err(HiveError::new(
+                    ErrorCode::UnexpectedReply,
+                    format!("remove_if code {c}"),
+                )),
+            }
         }
-        match int_of(&self.script(&self.remove_if, alias, &[comparand]).await?)? {
-            0 => Ok(()),
-            8 => Err(not_found(alias)),
-            30 => Err(HiveError::new(
-                ErrorCode::UnmatchedContent,
-                super::store::escape(alias),
-            )),
-            c => Err(HiveError::new(
-                ErrorCode::UnexpectedReply,
-                format!("remove_if code {c}"),
-            )),
-        }
+        .await;
+        self.replicated(alias, r).await
     }
 
     async fn expires_at(&self, alias: &[u8], expiry: Expiry) -> Result<(), HiveError> {
-        if self.flavor == Flavor::Resp {
-            self.query(redis::cmd("HIVE.EXPIREAT").arg(alias).arg(expiry.as_ms()))
-                .await?;
-            return Ok(());
-        }
-        match expiry {
-            Expiry::At(t) => {
-                match int_of(
-                    &self
-                        .query(redis::cmd("PEXPIREAT").arg(alias).arg(t))
-                        .await?,
-                )? {
-                    0 => Err(not_found(alias)),
-                    _ => Ok(()),
+        let r: Result<(), HiveError> = async {
+            if self.flavor == Flavor::Resp {
+                self.query(redis::cmd("HIVE.EXPIREAT").arg(alias).arg(expiry.as_ms()))
+                    .await?;
+                return Ok(());
+            }
+            match expiry {
+                Expiry::At(t) => {
+                    match int_of(
+                        &self
+                            .query(redis::cmd("PEXPIREAT").arg(alias).arg(t))
+                            .await?,
+                    )? {
+                        0 => Err(not_found(alias)),
+                        _ => Ok(()),
+                    }
+                }
+                Expiry::Never | Expiry::Keep => {
+                    if int_of(&self.query(redis::cmd("EXISTS").arg(alias)).await?)? == 0 {
+                        return Err(not_found(alias));
+                    }
+                    if expiry == Expiry::Never {
+                        self.query(redis::cmd("PERSIST").arg(alias)).await?;
+                    }
+                    Ok(())
                 }
             }
-            Expiry::Never | Expiry::Keep => {
-                if int_of(&self.query(redis::cmd("EXISTS").arg(alias)).await?)? == 0 {
-                    return Err(not_found(alias));
-                }
-                if expiry == Expiry::Never {
-                    self.query(redis::cmd("PERSIST").arg(alias)).await?;
-                }
-                Ok(())
-            }
         }
+        .await;
+        self.replicated(alias, r).await
     }
 
     async fn expires_from_now(&self, alias: &[u8], ms: u64) -> Result<(), HiveError> {
-        if self.flavor == Flavor::Resp {
-            // the front door converts with the server's clock (section 2.2)
-            self.query(redis::cmd("HIVE.EXPIRESIN").arg(alias).arg(ms))
-                .await?;
-            return Ok(());
+        let r: Result<(), HiveError> = async {
+            if self.flavor == Flavor::Resp {
+                // the front door converts with the server's clock (section 2.2)
+                self.query(redis::cmd("HIVE.EXPIRESIN").arg(alias).arg(ms))
+                    .await?;
+                return Ok(());
+            }
+            match int_of(&self.query(redis::cmd("PEXPIRE").arg(alias).arg(ms)).await?)? {
+                0 => Err(not_found(alias)),
+                _ => Ok(()),
+            }
         }
-        match int_of(&self.query(redis::cmd("PEXPIRE").arg(alias).arg(ms)).await?)? {
-            0 => Err(not_found(alias)),
-            _ => Ok(()),
-        }
+        .await;
+        self.replicated(alias, r).await
     }
 
     async fn get_expiry(&self, alias: &[u8]) -> Result<Expiry, HiveError> {
@@ -787,5 +902,24 @@ impl Hive for RedisHive {
             }
         }
         Ok(st)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::key_slot;
+
+    #[test]
+    fn key_slot_matches_redis_cluster() {
+        // spec 11.2 (verified on 7.0.15): `a` is slot 15495; `foo` is the
+        // cluster tutorial's 12182
+        assert_eq!(key_slot(b"a"), 15_495);
+        assert_eq!(key_slot(b"foo"), 12_182);
+        // a non-empty hash tag places the key by the tag alone
+        assert_eq!(key_slot(b"{foo}bar"), key_slot(b"foo"));
+        assert_eq!(key_slot(b"x{foo}y{z}"), key_slot(b"foo"));
+        // an empty tag `{}` does not count: the whole key is hashed
+        assert_ne!(key_slot(b"{}foo"), key_slot(b"foo"));
+        assert_eq!(key_slot(b""), 0);
     }
 }

@@ -218,9 +218,18 @@ pub fn report(e: &pool::Error) -> Report {
     r
 }
 
-/// Runs `tidepool pool`.
+/// Runs `tidepool pool` (URIs use the environment's TLS settings).
 pub fn run(global: &Global, cmd: Command) -> Result<(), Report> {
-    if let Some(done) = crate::cli::remote::pool_cmd(global, &cmd) {
+    run_with(global, cmd, &crate::cli::remote::TlsArgs::default())
+}
+
+/// Runs `tidepool pool` with the TLS flags for `tcps://` URIs.
+pub fn run_with(
+    global: &Global,
+    cmd: Command,
+    tls: &crate::cli::remote::TlsArgs,
+) -> Result<(), Report> {
+    if let Some(done) = crate::cli::remote::pool_cmd(global, &cmd, tls) {
         return done;
     }
     let pools = pools();
@@ -270,7 +279,7 @@ pub fn run(global: &Global, cmd: Command) -> Result<(), Report> {
         Command::Ls {
             server: Some(server),
             ..
-        } => crate::cli::remote::list(&server),
+        } => crate::cli::remote::list(&server, tls),
         Command::Ls { info, .. } => {
             for name in pools.list().map_err(|e| report(&e))? {
                 if !info {

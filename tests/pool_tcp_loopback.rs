@@ -590,3 +590,52 @@ async fn malformed_input_gets_a_retort_and_a_close_but_spares_others() {
     .await
     .unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn advance_oldest_erases_and_empties_like_libplasma() {
+    tokio::time::timeout(T, async {
+        let s = start(None, false).await;
+        s.pools().create("adv", &CreateOptions::default()).unwrap();
+        let o = ClientOptions::default();
+        let mut h = hose(&s, "tcp", "adv", &o).await;
+        assert!(h.mask & (1 << op::ADVANCE_OLDEST) != 0);
+        for n in 0..5 {
+            h.deposit(protein(n)).await.unwrap().unwrap();
+        }
+        assert_eq!(h.advance_oldest(2).await.unwrap(), Ok(retort::OB_OK));
+        assert_eq!(h.oldest_index().await.unwrap(), Ok(2));
+        assert_eq!(
+            h.nth(1).await.unwrap().map(|f| f.index),
+            Err(Retort(retort::POOL_NO_SUCH_PROTEIN))
+        );
+        assert_eq!(h.nth(2).await.unwrap().unwrap().protein, protein(2));
+        // Already gone, or already the oldest: nothing to do.
+        assert_eq!(
+            h.advance_oldest(1).await.unwrap(),
+            Ok(retort::OB_NOTHING_TO_DO)
+        );
+        assert_eq!(
+            h.advance_oldest(2).await.unwrap(),
+            Ok(retort::OB_NOTHING_TO_DO)
+        );
+        assert_eq!(
+            h.advance_oldest(9).await.unwrap(),
+            Err(Retort(retort::POOL_NO_SUCH_PROTEIN))
+        );
+        // newest + 1 empties the pool; indices carry on.
+        assert_eq!(h.advance_oldest(5).await.unwrap(), Ok(retort::OB_OK));
+        assert_eq!(
+            h.newest_index().await.unwrap(),
+            Err(Retort(retort::POOL_NO_SUCH_PROTEIN))
+        );
+        assert_eq!(h.deposit(protein(5)).await.unwrap().unwrap().0, 5);
+        assert_eq!(h.oldest_index().await.unwrap(), Ok(5));
+        assert_eq!(h.nth(5).await.unwrap().unwrap().protein, protein(5));
+        // The local engine sees the same pool.
+        let mut local = s.pools().open("adv").unwrap();
+        assert_eq!(local.index_range().unwrap(), Some((5, 5)));
+        s.shutdown.trigger();
+    })
+    .await
+    .unwrap();
+}

@@ -600,6 +600,13 @@ impl Backend for PoolBackend {
         };
         self.hose()?.change_options(&c).map_err(code)
     }
+
+    fn advance_oldest(&mut self, index: i64) -> std::result::Result<i64, i64> {
+        match self.hose()?.advance_oldest(index).map_err(code)? {
+            true => Ok(OB_OK),
+            false => Ok(protocol::retort::OB_NOTHING_TO_DO),
+        }
+    }
 }
 
 /// The info protein of an mmap pool (spec 6.10).
@@ -1144,6 +1151,12 @@ impl Client {
     pub async fn change_options(&mut self, options: &Slaw) -> Result<Result<i64, Retort>> {
         self.simple(op::CHANGE_OPTIONS, vec![options_arg(options)])
             .await
+    }
+
+    /// ADVANCE_OLDEST: erases the proteins older than `index`. Success is
+    /// OB_OK, or OB_NOTHING_TO_DO when they were already gone.
+    pub async fn advance_oldest(&mut self, index: i64) -> Result<Result<i64, Retort>> {
+        self.simple(op::ADVANCE_OLDEST, vec![Arg::Int(index)]).await
     }
 
     /// INDEX_LOOKUP by absolute time; `mode` 0 closest, 1 at or below, 2 at or above.

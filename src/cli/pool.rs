@@ -30,6 +30,18 @@ pub enum Command {
         info: bool,
         /// List the pools of a server instead: tcp://host[:port]/.
         server: Option<String>,
+        /// List the pool servers announced over mDNS (_pool-server._tcp) instead
+        /// (needs the `zeroconf` build feature).
+        #[arg(long, conflicts_with = "server")]
+        zeroconf: bool,
+        /// Seconds to listen for announcements with --zeroconf.
+        #[arg(
+            long,
+            value_name = "SECS",
+            default_value_t = 3.0,
+            requires = "zeroconf"
+        )]
+        wait: f64,
     },
     /// Print a pool's info as YAML (p-info).
     Info {
@@ -280,6 +292,11 @@ pub fn run_with(
             server: Some(server),
             ..
         } => crate::cli::remote::list(&server, tls),
+        Command::Ls {
+            zeroconf: true,
+            wait,
+            ..
+        } => crate::cli::remote::browse(wait),
         Command::Ls { info, .. } => {
             for name in pools.list().map_err(|e| report(&e))? {
                 if !info {

@@ -418,3 +418,32 @@ pub fn list(server: &str, tls: &TlsArgs) -> Result<(), Report> {
         Ok(())
     })
 }
+
+/// `tidepool pool ls --zeroconf`: the pool servers announced over mDNS, one
+/// per line: URI, instance name, subtypes (announced text is sanitised).
+#[cfg(feature = "zeroconf")]
+pub fn browse(wait: f64) -> Result<(), Report> {
+    use crate::tui::text::sanitize;
+    let wait = std::time::Duration::from_secs_f64(wait.clamp(0.1, 3600.0));
+    let found = crate::cli::runtime()?
+        .block_on(crate::engine::pool_tcp::zeroconf::browse(wait, false))
+        .map_err(|e| Report::from_error(Exit::Failure, &e))?;
+    for s in found {
+        let subtypes: Vec<String> = s.subtypes.iter().map(|t| sanitize(t)).collect();
+        println!(
+            "{}\t{}\t{}",
+            s.uri(),
+            sanitize(&s.instance),
+            subtypes.join(",")
+        );
+    }
+    Ok(())
+}
+
+/// Without the `zeroconf` feature there is no mDNS daemon to browse with.
+#[cfg(not(feature = "zeroconf"))]
+pub fn browse(_wait: f64) -> Result<(), Report> {
+    Err(Report::usage(
+        "pool ls --zeroconf: this tidepool was built without the zeroconf feature",
+    ))
+}

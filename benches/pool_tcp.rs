@@ -39,6 +39,43 @@ fn codec(c: &mut Criterion) {
                 .unwrap();
         })
     });
+    // The slaw-tree encoder the direct one replaced, for the ratio in one run.
+    g.bench_function("encode_deposit_via_slaw_tree", |b| {
+        let mut out = Vec::with_capacity(4096);
+        b.iter(|| {
+            out.clear();
+            msg.clone().encode_tree_into(&mut out);
+        })
+    });
+    let reply = Message::new(
+        op::RESULT,
+        vec![Arg::Protein(protein()), Arg::Float(1.5e9), Arg::Int(0)],
+    );
+    g.bench_function("encode_nth_reply", |b| {
+        let mut codec = Codec::new(Mode::Messages);
+        let mut out = BytesMut::with_capacity(4096);
+        b.iter(|| {
+            out.clear();
+            codec
+                .encode(Outbound::Message(reply.clone()), &mut out)
+                .unwrap();
+        })
+    });
+    g.bench_function("encode_nth_reply_via_slaw_tree", |b| {
+        let mut out = Vec::with_capacity(4096);
+        b.iter(|| {
+            out.clear();
+            reply.clone().encode_tree_into(&mut out);
+        })
+    });
+    let reply_bytes = reply.to_bytes();
+    g.bench_function("decode_nth_reply", |b| {
+        let mut codec = Codec::new(Mode::Messages);
+        b.iter(|| {
+            let mut buf = BytesMut::from(&reply_bytes[..]);
+            codec.decode(&mut buf).unwrap().unwrap()
+        })
+    });
     g.bench_function("decode_deposit", |b| {
         let mut codec = Codec::new(Mode::Messages);
         b.iter(|| {

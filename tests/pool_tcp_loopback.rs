@@ -36,6 +36,14 @@ impl Server {
 }
 
 async fn start(tls: Option<Arc<rustls::ServerConfig>>, require_tls: bool) -> Server {
+    start_idle(tls, require_tls, Some(Duration::from_secs(600))).await
+}
+
+async fn start_idle(
+    tls: Option<Arc<rustls::ServerConfig>>,
+    require_tls: bool,
+    idle: Option<Duration>,
+) -> Server {
     let dir = tempfile::tempdir().unwrap();
     let listener = Listener::bind_tcp("127.0.0.1:0".parse().unwrap())
         .await
@@ -48,6 +56,7 @@ async fn start(tls: Option<Arc<rustls::ServerConfig>>, require_tls: bool) -> Ser
     cfg.tls = tls;
     cfg.require_tls = require_tls;
     cfg.max_message_bytes = 1 << 20;
+    cfg.idle_timeout = idle;
     let shutdown = Shutdown::new();
     shutdown.spawn(serve(listener, shutdown.clone(), cfg));
     Server {
@@ -585,6 +594,85 @@ async fn malformed_input_gets_a_retort_and_a_close_but_spares_others() {
         // The well-behaved client never noticed.
         assert_eq!(good.deposit(protein(7)).await.unwrap().unwrap().0, 0);
         let _ = Outbound::Raw(Bytes::new());
+        s.shutdown.trigger();
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn advance_oldest_erases_and_empties_like_libplasma() {
+    tokio::time::timeout(T, async {
+        let s = start(None, false).await;
+        s.pools().create("adv", &CreateOptions::default()).unwrap();
+        let o = ClientOptions::default();
+        let mut h = hose(&s, "tcp", "adv", &o).await;
+        assert!(h.mask & (1 << op::ADVANCE_OLDEST) != 0);
+        for n in 0..5 {
+            h.deposit(protein(n)).await.unwrap().unwrap();
+        }
+        assert_eq!(h.advance_oldest(2).await.unwrap(), Ok(retort::OB_OK));
+        assert_eq!(h.oldest_index().await.unwrap(), Ok(2));
+        assert_eq!(
+            h.nth(1).await.unwrap().map(|f| f.index),
+            Err(Retort(retort::POOL_NO_SUCH_PROTEIN))
+        );
+        assert_eq!(h.nth(2).await.unwrap().unwrap().protein, protein(2));
+        // Already gone, or already the oldest: nothing to do.
+        assert_eq!(
+            h.advance_oldest(1).await.unwrap(),
+            Ok(retort::OB_NOTHING_TO_DO)
+        );
+        assert_eq!(
+            h.advance_oldest(2).await.unwrap(),
+            Ok(retort::OB_NOTHING_TO_DO)
+        );
+        assert_eq!(
+            h.advance_oldest(9).await.unwrap(),
+            Err(Retort(retort::POOL_NO_SUCH_PROTEIN))
+        );
+        // newest + 1 empties the pool; indices carry on.
+        assert_eq!(h.advance_oldest(5).await.unwrap(), Ok(retort::OB_OK));
+        assert_eq!(
+            h.newest_index().await.unwrap(),
+            Err(Retort(retort::POOL_NO_SUCH_PROTEIN))
+        );
+        assert_eq!(h.deposit(protein(5)).await.unwrap().unwrap().0, 5);
+        assert_eq!(h.oldest_index().await.unwrap(), Ok(5));
+        assert_eq!(h.nth(5).await.unwrap().unwrap().protein, protein(5));
+        // The local engine sees the same pool.
+        let mut local = s.pools().open("adv").unwrap();
+        assert_eq!(local.index_range().unwrap(), Some((5, 5)));
+        s.shutdown.trigger();
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silent_connections_are_closed_busy_and_awaiting_ones_are_not() {
+    tokio::time::timeout(T, async {
+        let idle = Duration::from_millis(200);
+        let s = start_idle(None, false, Some(idle)).await;
+        s.pools().create("p", &CreateOptions::default()).unwrap();
+        let o = ClientOptions::default();
+        let mut silent = hose(&s, "tcp", "p", &o).await;
+        let mut busy = hose(&s, "tcp", "p", &o).await;
+        let mut waiting = hose(&s, "tcp", "p", &o).await;
+        let w = tokio::spawn(async move { waiting.await_next(None).await });
+        // Busy: a request every 50 ms for 6 idle periods.
+        let started = tokio::time::Instant::now();
+        while started.elapsed() < idle * 6 {
+            assert!(busy.newest_index().await.is_ok(), "busy client was cut");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        // Silent for 6 periods: closed after 1 to 2 of them.
+        assert!(silent.newest_index().await.is_err(), "silent client kept");
+        // The awaiting client is still waiting, and gets the next deposit.
+        assert!(!w.is_finished());
+        busy.deposit(protein(1)).await.unwrap().unwrap();
+        let got = w.await.unwrap().unwrap().unwrap();
+        assert_eq!(got.protein, protein(1));
         s.shutdown.trigger();
     })
     .await

@@ -3,7 +3,7 @@
 
 use bytes::BytesMut;
 use tidepool::engine::pool_tcp::codec::{Codec, Inbound, Message, Mode, Outbound};
-use tidepool::engine::pool_tcp::protocol::{mask_of, op, SERVED_OPS};
+use tidepool::engine::pool_tcp::protocol::{mask_of, op, Session, SERVED_OPS};
 use tokio_util::codec::{Decoder, Encoder};
 
 fn vector(name: &str) -> Vec<u8> {
@@ -61,9 +61,18 @@ fn server_hellos_decode() {
 }
 
 #[test]
-fn our_mask_is_the_reference_mask_minus_advance_oldest() {
-    let reference = 0x3bff_9fffu64;
-    assert_eq!(mask_of(SERVED_OPS), reference & !(1 << op::ADVANCE_OLDEST));
+fn our_hello_is_the_reference_servers_hello_byte_exact() {
+    // libPlasma's pool_tcp_server without TLS: every op it serves, ADVANCE_OLDEST
+    // (24) included, and nothing more.
+    let want = vector("wire-tcp-server-hello-3-2-no-tls");
+    assert_eq!(mask_of(SERVED_OPS), 0x3bff_9fff);
+    let mask = Session::new(3, false, false).mask();
+    assert!(mask & (1 << op::ADVANCE_OLDEST) != 0);
+    let mut out = BytesMut::new();
+    Codec::new(Mode::Messages)
+        .encode(Outbound::Hello { pv: 3, sv: 2, mask }, &mut out)
+        .unwrap();
+    assert_eq!(&out[..], &want[..]);
 }
 
 #[test]

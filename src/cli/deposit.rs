@@ -35,6 +35,9 @@ pub struct Args {
     /// Print what was deposited.
     #[arg(short, long)]
     pub verbose: bool,
+    /// TLS for tcps:// and tcpo:// pools.
+    #[command(flatten)]
+    pub tls: crate::cli::remote::TlsArgs,
 }
 
 fn scalar_slaw(v: Scalar) -> Slaw {
@@ -155,7 +158,13 @@ pub fn run(global: &Global, args: Args) -> Result<(), Report> {
         (None, None) => vec![build(&args.descrips, &args.ingests)?],
     };
     if crate::cli::remote::is_remote(&args.pool) {
-        return crate::cli::remote::deposit(&args.pool, proteins, args.count, args.verbose);
+        return crate::cli::remote::deposit(
+            &args.pool,
+            proteins,
+            args.count,
+            args.verbose,
+            &args.tls,
+        );
     }
     let mut pool = pools().open(&args.pool).map_err(|e| report(&e))?;
     for _ in 0..args.count {

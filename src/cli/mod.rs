@@ -86,8 +86,7 @@ pub enum Command {
     #[command(subcommand)]
     Slaw(slaw::Command),
     /// Manage local and remote pools (create, rm, ls, info, resize, rename).
-    #[command(subcommand)]
-    Pool(pool::Command),
+    Pool(remote::PoolArgs),
     /// Deposit a protein into a pool (p-deposit's form).
     Deposit(deposit::Args),
     /// Print the protein at an index of a pool.
@@ -179,7 +178,7 @@ pub fn run(cli: Cli) -> Result<(), Report> {
         None => console::run(&global, cli.dashboard),
         Some(Command::Dashboard(args)) => console::run(&global, args),
         Some(Command::Slaw(cmd)) => slaw::run(&global, cmd),
-        Some(Command::Pool(cmd)) => pool::run(&global, cmd),
+        Some(Command::Pool(args)) => pool::run_with(&global, args.command, &args.tls),
         Some(Command::Deposit(args)) => deposit::run(&global, args),
         Some(Command::Nth(args)) => nth::run(&global, args),
         Some(Command::Tail(args)) => tail::run(&global, args),

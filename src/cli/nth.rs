@@ -22,12 +22,15 @@ pub struct Args {
     /// Write the protein as a binary slaw file instead of printing it.
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<std::path::PathBuf>,
+    /// TLS for tcps:// and tcpo:// pools.
+    #[command(flatten)]
+    pub tls: crate::cli::remote::TlsArgs,
 }
 
 /// Runs `tidepool nth`.
 pub fn run(_global: &Global, args: Args) -> Result<(), Report> {
     let e = if crate::cli::remote::is_remote(&args.pool) {
-        crate::cli::remote::nth(&args.pool, args.index)?
+        crate::cli::remote::nth(&args.pool, args.index, &args.tls)?
     } else {
         let mut pool = pools().open(&args.pool).map_err(|e| report(&e))?;
         let idx = if args.index < 0 {

@@ -34,6 +34,18 @@ pub enum Command {
         info: bool,
         /// List the pools of a server instead: tcp://host[:port]/.
         server: Option<String>,
+        /// List the pool servers announced over mDNS (_pool-server._tcp) instead
+        /// (needs the `zeroconf` build feature).
+        #[arg(long, conflicts_with = "server")]
+        zeroconf: bool,
+        /// Seconds to listen for announcements with --zeroconf.
+        #[arg(
+            long,
+            value_name = "SECS",
+            default_value_t = 3.0,
+            requires = "zeroconf"
+        )]
+        wait: f64,
     },
     /// Print a pool's info as YAML (p-info).
     Info {
@@ -226,9 +238,18 @@ pub fn report(e: &pool::Error) -> Report {
     r
 }
 
-/// Runs `tidepool pool`.
+/// Runs `tidepool pool` (URIs use the environment's TLS settings).
 pub fn run(global: &Global, cmd: Command) -> Result<(), Report> {
-    if let Some(done) = crate::cli::remote::pool_cmd(global, &cmd) {
+    run_with(global, cmd, &crate::cli::remote::TlsArgs::default())
+}
+
+/// Runs `tidepool pool` with the TLS flags for `tcps://` URIs.
+pub fn run_with(
+    global: &Global,
+    cmd: Command,
+    tls: &crate::cli::remote::TlsArgs,
+) -> Result<(), Report> {
+    if let Some(done) = crate::cli::remote::pool_cmd(global, &cmd, tls) {
         return done;
     }
     let pools = pools();
@@ -284,7 +305,12 @@ pub fn run(global: &Global, cmd: Command) -> Result<(), Report> {
         Command::Ls {
             server: Some(server),
             ..
-        } => crate::cli::remote::list(&server),
+        } => crate::cli::remote::list(&server, tls),
+        Command::Ls {
+            zeroconf: true,
+            wait,
+            ..
+        } => crate::cli::remote::browse(wait),
         Command::Ls { info, .. } => {
             for name in pools.list().map_err(|e| report(&e))? {
                 if !info {

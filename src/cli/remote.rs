@@ -3,10 +3,11 @@
 //! dispatch here when given a URI, so local and remote pools take the same
 //! command lines (plasma spec 9: every pool argument accepts a URI).
 //!
-//! TLS trust: `TIDEPOOL_CA` (a PEM file), else `certificate-authorities.pem`
-//! along `OB_ETC_PATH` as libPlasma does, else the system roots. Client
-//! certificates: `client-certificate-chain.pem` + `client-private-key.pem`
-//! along `OB_ETC_PATH`.
+//! TLS trust: `--ca PEM`, else `TIDEPOOL_CA` (a PEM file), else
+//! `certificate-authorities.pem` along `OB_ETC_PATH` as libPlasma does, else
+//! the system roots. Client certificates (mutual TLS): `--client-cert` and
+//! `--client-key`, else `client-certificate-chain.pem` +
+//! `client-private-key.pem` along `OB_ETC_PATH`.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -41,20 +42,76 @@ fn etc_file(name: &str) -> Option<PathBuf> {
     dirs.into_iter().map(|d| d.join(name)).find(|p| p.is_file())
 }
 
-/// Client options from the environment.
-pub fn client_options() -> ClientOptions {
-    let trust = std::env::var_os("TIDEPOOL_CA")
-        .map(PathBuf::from)
+/// TLS flags of the commands that take `tcps://` / `tcpo://` pools.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct TlsArgs {
+    /// Trust only the certificates of this PEM file for tcps:// servers
+    /// (default: TIDEPOOL_CA, else certificate-authorities.pem along OB_ETC_PATH,
+    /// else the system roots).
+    #[arg(long = "ca", value_name = "PEM", global = true)]
+    pub ca: Option<PathBuf>,
+
+    /// Client certificate chain (PEM) for servers that require one
+    /// (default: client-certificate-chain.pem along OB_ETC_PATH).
+    #[arg(
+        long = "client-cert",
+        value_name = "PEM",
+        global = true,
+        requires = "client_key"
+    )]
+    pub client_cert: Option<PathBuf>,
+
+    /// Private key (PEM) of --client-cert
+    /// (default: client-private-key.pem along OB_ETC_PATH).
+    #[arg(
+        long = "client-key",
+        value_name = "PEM",
+        global = true,
+        requires = "client_cert"
+    )]
+    pub client_key: Option<PathBuf>,
+}
+
+/// `tidepool pool …`: the subcommand plus the TLS flags its URIs use.
+#[derive(Debug, clap::Args)]
+pub struct PoolArgs {
+    /// The pool subcommand.
+    #[command(subcommand)]
+    pub command: Command,
+
+    /// TLS for tcps:// and tcpo:// pools and servers.
+    #[command(flatten)]
+    pub tls: TlsArgs,
+}
+
+/// Client options from the flags, falling back to the environment as
+/// libPlasma does. A flag naming a missing file is a usage error (exit 2)
+/// before any connection is tried.
+pub fn client_options(tls: &TlsArgs) -> Result<ClientOptions, Report> {
+    for path in [&tls.ca, &tls.client_cert, &tls.client_key]
+        .into_iter()
+        .flatten()
+    {
+        if !path.is_file() {
+            return Err(Report::usage(format!("{}: no such file", path.display())));
+        }
+    }
+    let trust = tls
+        .ca
+        .clone()
+        .or_else(|| std::env::var_os("TIDEPOOL_CA").map(PathBuf::from))
         .or_else(|| etc_file("certificate-authorities.pem"))
         .map(Trust::CaFile)
         .unwrap_or(Trust::System);
-    let client_cert =
-        etc_file("client-certificate-chain.pem").zip(etc_file("client-private-key.pem"));
-    ClientOptions {
+    let client_cert = match (&tls.client_cert, &tls.client_key) {
+        (Some(c), Some(k)) => Some((c.clone(), k.clone())),
+        _ => etc_file("client-certificate-chain.pem").zip(etc_file("client-private-key.pem")),
+    };
+    Ok(ClientOptions {
         trust,
         client_cert,
         ..ClientOptions::default()
-    }
+    })
 }
 
 fn uri(s: &str) -> Result<PoolUri, Report> {
@@ -77,9 +134,9 @@ fn need_pool(u: &PoolUri) -> Result<(), Report> {
     Ok(())
 }
 
-async fn hose(u: &PoolUri) -> Result<Client, Report> {
+async fn hose(u: &PoolUri, opts: &ClientOptions) -> Result<Client, Report> {
     need_pool(u)?;
-    Client::connect(u, &client_options())
+    Client::connect(u, opts)
         .await
         .map_err(transport)?
         .participate_into(&u.pool)
@@ -105,10 +162,12 @@ pub fn deposit(
     proteins: Vec<Vec<u8>>,
     count: u64,
     verbose: bool,
+    tls: &TlsArgs,
 ) -> Result<(), Report> {
     let u = uri(pool)?;
+    let opts = client_options(tls)?;
     crate::cli::runtime()?.block_on(async move {
-        let mut c = hose(&u).await?;
+        let mut c = hose(&u, &opts).await?;
         let proteins: Vec<Bytes> = proteins.into_iter().map(Bytes::from).collect();
         for _ in 0..count {
             for p in &proteins {
@@ -127,10 +186,11 @@ pub fn deposit(
 }
 
 /// `tidepool nth tcp://… INDEX`: the entry (negative counts back from the newest).
-pub fn nth(pool: &str, index: i64) -> Result<Entry, Report> {
+pub fn nth(pool: &str, index: i64, tls: &TlsArgs) -> Result<Entry, Report> {
     let u = uri(pool)?;
+    let opts = client_options(tls)?;
     crate::cli::runtime()?.block_on(async move {
-        let mut c = hose(&u).await?;
+        let mut c = hose(&u, &opts).await?;
         let idx = if index < 0 {
             let newest = c.newest_index().await.map_err(transport)?.unwrap_or(-1);
             newest + 1 + index
@@ -155,12 +215,14 @@ pub fn tail_stream(
     from: From,
     cap: usize,
     follow: bool,
+    tls: &TlsArgs,
 ) -> Result<futures::stream::BoxStream<'static, (Arc<str>, TailItem)>, Report> {
     let label: Arc<str> = Arc::from(name);
     if is_uri(name) {
         let u = uri(name)?;
         need_pool(&u)?;
-        let t = crate::engine::pool_tcp::handle::spawn_tail(u, client_options(), from, cap, follow);
+        let t =
+            crate::engine::pool_tcp::handle::spawn_tail(u, client_options(tls)?, from, cap, follow);
         Ok(t.map(move |i| (label.clone(), i)).boxed())
     } else {
         let t = crate::engine::pool::io::Tail::spawn(pools, name, from, cap, follow);
@@ -180,7 +242,7 @@ fn options_map(size: Option<u64>, extra: Vec<(&str, Slaw)>) -> Slaw {
 }
 
 /// `tidepool pool …` with URIs; `None` when no argument is a URI.
-pub fn pool_cmd(global: &Global, cmd: &Command) -> Option<Result<(), Report>> {
+pub fn pool_cmd(global: &Global, cmd: &Command, tls: &TlsArgs) -> Option<Result<(), Report>> {
     let names: Vec<&str> = match cmd {
         Command::Create(a) => a.pools.iter().map(String::as_str).collect(),
         Command::Rm { pools, .. } => pools.iter().map(String::as_str).collect(),
@@ -207,16 +269,18 @@ pub fn pool_cmd(global: &Global, cmd: &Command) -> Option<Result<(), Report>> {
         Ok(rt) => rt,
         Err(e) => return Some(Err(e)),
     };
-    Some(rt.block_on(pool_cmd_async(cmd)))
+    let opts = match client_options(tls) {
+        Ok(o) => o,
+        Err(e) => return Some(Err(e)),
+    };
+    Some(rt.block_on(pool_cmd_async(cmd, &opts)))
 }
 
-async fn connect(u: &PoolUri) -> Result<Client, Report> {
-    Client::connect(u, &client_options())
-        .await
-        .map_err(transport)
+async fn connect(u: &PoolUri, opts: &ClientOptions) -> Result<Client, Report> {
+    Client::connect(u, opts).await.map_err(transport)
 }
 
-async fn pool_cmd_async(cmd: &Command) -> Result<(), Report> {
+async fn pool_cmd_async(cmd: &Command, copts: &ClientOptions) -> Result<(), Report> {
     match cmd {
         Command::Create(a) => {
             let opts = options_map(
@@ -232,7 +296,7 @@ async fn pool_cmd_async(cmd: &Command) -> Result<(), Report> {
             for n in &a.pools {
                 let u = uri(n)?;
                 need_pool(&u)?;
-                match connect(&u)
+                match connect(&u, copts)
                     .await?
                     .create(&u.pool, &opts)
                     .await
@@ -249,7 +313,7 @@ async fn pool_cmd_async(cmd: &Command) -> Result<(), Report> {
             for n in pools {
                 let u = uri(n)?;
                 need_pool(&u)?;
-                match connect(&u)
+                match connect(&u, copts)
                     .await?
                     .dispose(&u.pool)
                     .await
@@ -269,7 +333,7 @@ async fn pool_cmd_async(cmd: &Command) -> Result<(), Report> {
                     "pool rename: both URIs must name the same server",
                 ));
             }
-            connect(&a)
+            connect(&a, copts)
                 .await?
                 .rename(&a.pool, &b.pool)
                 .await
@@ -279,7 +343,7 @@ async fn pool_cmd_async(cmd: &Command) -> Result<(), Report> {
         }
         Command::Info { pool } => {
             let u = uri(pool)?;
-            let mut c = hose(&u).await?;
+            let mut c = hose(&u, copts).await?;
             let oldest = c.oldest_index().await.map_err(transport)?.ok();
             let newest = c.newest_index().await.map_err(transport)?.ok();
             let info = c
@@ -300,7 +364,9 @@ async fn pool_cmd_async(cmd: &Command) -> Result<(), Report> {
             print!("{}", crate::engine::slaw::protein_to_yaml(&info));
             Ok(())
         }
-        Command::Resize { pool, size } => change(pool, options_map(Some(*size), vec![])).await,
+        Command::Resize { pool, size } => {
+            change(pool, options_map(Some(*size), vec![]), copts).await
+        }
         Command::Set {
             pool,
             frozen,
@@ -319,15 +385,15 @@ async fn pool_cmd_async(cmd: &Command) -> Result<(), Report> {
                     extra.push((k, Slaw::bool(*b)));
                 }
             }
-            change(pool, options_map(None, extra)).await
+            change(pool, options_map(None, extra), copts).await
         }
         Command::Ls { .. } => Ok(()),
     }
 }
 
-async fn change(pool: &str, opts: Slaw) -> Result<(), Report> {
+async fn change(pool: &str, opts: Slaw, copts: &ClientOptions) -> Result<(), Report> {
     let u = uri(pool)?;
-    let mut c = hose(&u).await?;
+    let mut c = hose(&u, copts).await?;
     c.change_options(&opts)
         .await
         .map_err(transport)?
@@ -336,10 +402,11 @@ async fn change(pool: &str, opts: Slaw) -> Result<(), Report> {
 }
 
 /// `tidepool pool ls tcp://host[:port]/` (p-list on a server).
-pub fn list(server: &str) -> Result<(), Report> {
+pub fn list(server: &str, tls: &TlsArgs) -> Result<(), Report> {
     let u = uri(server)?;
+    let opts = client_options(tls)?;
     crate::cli::runtime()?.block_on(async move {
-        let names = connect(&u)
+        let names = connect(&u, &opts)
             .await?
             .list()
             .await
@@ -350,4 +417,33 @@ pub fn list(server: &str) -> Result<(), Report> {
         }
         Ok(())
     })
+}
+
+/// `tidepool pool ls --zeroconf`: the pool servers announced over mDNS, one
+/// per line: URI, instance name, subtypes (announced text is sanitised).
+#[cfg(feature = "zeroconf")]
+pub fn browse(wait: f64) -> Result<(), Report> {
+    use crate::tui::text::sanitize;
+    let wait = std::time::Duration::from_secs_f64(wait.clamp(0.1, 3600.0));
+    let found = crate::cli::runtime()?
+        .block_on(crate::engine::pool_tcp::zeroconf::browse(wait, false))
+        .map_err(|e| Report::from_error(Exit::Failure, &e))?;
+    for s in found {
+        let subtypes: Vec<String> = s.subtypes.iter().map(|t| sanitize(t)).collect();
+        println!(
+            "{}\t{}\t{}",
+            s.uri(),
+            sanitize(&s.instance),
+            subtypes.join(",")
+        );
+    }
+    Ok(())
+}
+
+/// Without the `zeroconf` feature there is no mDNS daemon to browse with.
+#[cfg(not(feature = "zeroconf"))]
+pub fn browse(_wait: f64) -> Result<(), Report> {
+    Err(Report::usage(
+        "pool ls --zeroconf: this tidepool was built without the zeroconf feature",
+    ))
 }

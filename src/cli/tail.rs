@@ -46,6 +46,9 @@ pub struct Args {
     /// Stop after this many proteins.
     #[arg(short = 'n', long)]
     pub count: Option<u64>,
+    /// TLS for tcps:// and tcpo:// pools.
+    #[command(flatten)]
+    pub tls: crate::cli::remote::TlsArgs,
 }
 
 /// Parses `--from`.
@@ -185,6 +188,7 @@ pub fn run(_global: &Global, args: Args) -> Result<(), Report> {
                 from,
                 4096,
                 args.follow,
+                &args.tls,
             )?);
         }
         let stdout = std::io::stdout();

@@ -62,6 +62,29 @@ pub struct Opts {
     /// Largest message (a deposited protein) accepted, in bytes.
     #[arg(id = "pools_max_message", long = "pools-max-message", default_value_t = 64 * 1024 * 1024)]
     pub max_message: usize,
+
+    /// Announce the server over mDNS as _pool-server._tcp, as libPlasma's
+    /// pool-server-zeroconf-adapter does (needs the `zeroconf` build feature).
+    #[arg(id = "pools_zeroconf", long = "zeroconf")]
+    pub zeroconf: bool,
+
+    /// Zeroconf instance name (default: the host name up to its first dot).
+    #[arg(
+        id = "pools_zeroconf_name",
+        long = "zeroconf-name",
+        value_name = "NAME",
+        requires = "pools_zeroconf"
+    )]
+    pub zeroconf_name: Option<String>,
+
+    /// Zeroconf subtypes, comma-separated (each at most 14 characters).
+    #[arg(
+        id = "pools_zeroconf_subtypes",
+        long = "zeroconf-subtypes",
+        value_name = "A,B",
+        requires = "pools_zeroconf"
+    )]
+    pub zeroconf_subtypes: Option<String>,
 }
 
 /// Directories of `OB_ETC_PATH` (default `~/.oblong/etc:/etc/oblong`).
@@ -150,6 +173,73 @@ pub async fn start(
             _ => "plain",
         }
     );
+    let bound = match listener.local_addr() {
+        Ok(crate::net::transport::LocalAddr::Tcp(a)) => a,
+        _ => addr,
+    };
+    let announcement = if opts.zeroconf {
+        Some(announcement(opts, bound)?)
+    } else {
+        None
+    };
     shutdown.spawn(serve(listener, shutdown.clone(), cfg));
+    if let Some(a) = announcement {
+        announce(a, shutdown)?;
+    }
     Ok(())
+}
+
+fn announcement(
+    opts: &Opts,
+    bound: std::net::SocketAddr,
+) -> Result<crate::engine::pool_tcp::zeroconf::Announcement, Report> {
+    use crate::engine::pool_tcp::zeroconf::{parse_subtypes, Announcement};
+    let subtypes = parse_subtypes(opts.zeroconf_subtypes.as_deref().unwrap_or(""))
+        .map_err(|e| Report::usage(e.to_string()))?;
+    // The kernel's host name, as gethostname(2) reports it, without unsafe.
+    let host = ["/proc/sys/kernel/hostname", "/etc/hostname"]
+        .iter()
+        .find_map(|p| std::fs::read_to_string(p).ok())
+        .map(|h| h.trim().to_string())
+        .unwrap_or_default();
+    Announcement::new(&host, opts.zeroconf_name.as_deref(), bound, subtypes)
+        .map_err(|e| Report::usage(e.to_string()))
+}
+
+#[cfg(feature = "zeroconf")]
+fn announce(
+    a: crate::engine::pool_tcp::zeroconf::Announcement,
+    shutdown: &crate::net::shutdown::Shutdown,
+) -> Result<(), Report> {
+    let announcer = crate::engine::pool_tcp::zeroconf::Announcer::start(&a)
+        .map_err(|e| Report::from_error(crate::error::Exit::Failure, &e))?;
+    eprintln!(
+        "tidepool serve: announcing {:?} as {} on port {}{}",
+        a.instance,
+        crate::engine::pool_tcp::zeroconf::SERVICE_TYPE,
+        a.port,
+        if a.is_loopback_only() {
+            " (loopback interfaces only)"
+        } else {
+            ""
+        }
+    );
+    let requested = shutdown.requested();
+    // Dropped with the runtime if the drain never reaches it; the goodbye is
+    // then sent from Drop.
+    tokio::spawn(async move {
+        requested.await;
+        announcer.stop(std::time::Duration::from_secs(1)).await;
+    });
+    Ok(())
+}
+
+#[cfg(not(feature = "zeroconf"))]
+fn announce(
+    _a: crate::engine::pool_tcp::zeroconf::Announcement,
+    _shutdown: &crate::net::shutdown::Shutdown,
+) -> Result<(), Report> {
+    Err(Report::usage(
+        "serve --pools --zeroconf: this tidepool was built without the zeroconf feature",
+    ))
 }

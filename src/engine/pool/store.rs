@@ -2275,6 +2275,80 @@ impl Pool {
         Ok(idx)
     }
 
+    /// Erases every protein older than `idx` (`pool_advance_oldest`): `idx`
+    /// becomes the oldest index; `newest + 1` empties the pool (the next
+    /// deposit still gets `newest + 1`). `Ok(true)` when the pool changed,
+    /// `Ok(false)` when there was nothing to do (`idx` is already gone or is
+    /// the oldest: libPlasma's OB_NOTHING_TO_DO); POOL_NO_SUCH_PROTEIN when `idx`
+    /// is newer than that. Holds the deposit lock like a deposit.
+    pub fn advance_oldest(&mut self, idx: i64) -> Result<bool> {
+        if !self.writable {
+            return Err(io_err(
+                &self.paths.name,
+                "advance oldest",
+                &self.paths.backing,
+                std::io::Error::from(std::io::ErrorKind::PermissionDenied),
+            ));
+        }
+        self.lock(LockKind::Deposit)?;
+        let r = self.advance_locked(idx);
+        let u = self.unlock(LockKind::Deposit);
+        let changed = r?;
+        u?;
+        Ok(changed)
+    }
+
+    fn advance_locked(&mut self, idx: i64) -> Result<bool> {
+        self.refresh()?;
+        let no_such = |p: &Pool| Error::NoSuchProtein {
+            pool: p.paths.name.clone(),
+            index: idx,
+        };
+        // libPlasma compares against newest index -1 for an empty pool: index 0
+        // "empties" it again (OB_OK), anything newer is POOL_NO_SUCH_PROTEIN.
+        let Some((oldest_idx, newest_idx)) = self.index_range()? else {
+            return match idx {
+                0 => Ok(true),
+                i if i > 0 => Err(no_such(self)),
+                _ => Ok(false),
+            };
+        };
+        let (oldest, newest) = self.ptrs();
+        if idx == newest_idx + 1 {
+            // Empty: oldest moves to the start of the lap after the newest
+            // entry (libPlasma's remodulate), where the next deposit goes.
+            let (fs, hs) = (self.fs(), self.hs());
+            let lap_start = newest - newest % fs + hs;
+            let next_lap = if lap_start > newest {
+                lap_start
+            } else {
+                lap_start + fs
+            };
+            self.map.store(self.layout.oldest_off(), next_lap);
+            self.map.store(self.layout.newest_off(), 0);
+            self.map
+                .store(self.layout.next_index_off(), (newest_idx + 1) as u64);
+            self.cursor = None;
+            return Ok(true);
+        }
+        if idx > newest_idx {
+            return Err(no_such(self));
+        }
+        if idx <= oldest_idx {
+            return Ok(false);
+        }
+        // Writers are locked out: the walk cannot race a deposit.
+        let at = match self.locate(idx, oldest, newest)? {
+            Some(at) if self.index_at(at) == Some(idx) => at,
+            _ => return Err(self.corrupt(format!("index {idx} not found under the lock"))),
+        };
+        if at <= oldest {
+            return Ok(false);
+        }
+        self.map.store(self.layout.oldest_off(), at);
+        Ok(true)
+    }
+
     /// Pool statistics and flags (`pool_get_info`).
     pub fn info(&mut self) -> Result<Info> {
         self.refresh()?;

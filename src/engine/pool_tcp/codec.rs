@@ -134,6 +134,27 @@ impl Arg {
                 None => Arg::Slaw(v.to_slaw()),
             },
             Kind::Num => {
+                // Fast path for the int64 and float64 scalars every reply
+                // carries; anything else goes through the slaw tree.
+                let b = v.bytes();
+                if b.len() == 16 {
+                    let word = |at: usize| {
+                        b.get(at..at + 8)
+                            .and_then(|x| <[u8; 8]>::try_from(x).ok())
+                            .map(|x| match v.endian() {
+                                Endian::Little => u64::from_le_bytes(x),
+                                Endian::Big => u64::from_be_bytes(x),
+                            })
+                    };
+                    let w = words(v.endian());
+                    match (word(0), word(8)) {
+                        (Some(h), Some(x)) if h == w.int64 => return Arg::Int(x as i64),
+                        (Some(h), Some(x)) if h == w.float64 => {
+                            return Arg::Float(f64::from_bits(x))
+                        }
+                        _ => {}
+                    }
+                }
                 let s = v.to_slaw();
                 match &s {
                     Slaw::Num(n) if n.format.ty.is_float() && n.breadth() == 1 => {
@@ -202,11 +223,10 @@ impl Message {
         Ok(Message { op, args })
     }
 
-    /// Appends the message as a protein. The byte order follows any nested
-    /// protein (spec 7.3: nested proteins share the message's order), else LE.
-    pub fn encode_into(&self, out: &mut Vec<u8>) {
-        let endian = self
-            .args
+    /// The byte order of the message: that of its first nested protein (spec
+    /// 7.3: nested proteins share the message's order), else little-endian.
+    fn endian(&self) -> Endian {
+        self.args
             .iter()
             .find_map(|a| match a {
                 Arg::Protein(p) => p
@@ -215,7 +235,50 @@ impl Message {
                     .and_then(slaw::protein_endian),
                 _ => None,
             })
-            .unwrap_or(Endian::Little);
+            .unwrap_or(Endian::Little)
+    }
+
+    /// Appends the message as a protein, written straight into `out`: no slaw
+    /// tree is built and a nested protein is copied once (the bytes equal
+    /// [`Message::encode_tree_into`]'s, which the tests check).
+    pub fn encode_into(&self, out: &mut Vec<u8>) {
+        self.encode_to(out);
+    }
+
+    fn encode_to(&self, out: &mut impl Sink) {
+        let e = self.endian();
+        let w = words(e);
+        let start = out.len();
+        out.put(&[0u8; 16]);
+        let pairs = if self.args.is_empty() { 1 } else { 2 };
+        let map = open(out, pairs);
+        let cons = open(out, 2);
+        out.put(&w.op_key);
+        // libPlasma writes op as int32: a one-word numeric whose value is the
+        // header word's low 32 bits (its special bytes) in either byte order.
+        out.put(&e.u64_to(w.int32 | u64::from(self.op as i32 as u32)));
+        close(out, cons, 0x6, 2, e);
+        if !self.args.is_empty() {
+            let cons = open(out, 2);
+            out.put(&w.args_key);
+            let list = open(out, self.args.len());
+            for a in &self.args {
+                put_arg(a, e, w, out);
+            }
+            close(out, list, 0x4, self.args.len(), e);
+            close(out, cons, 0x6, 2, e);
+        }
+        close(out, map, 0x5, pairs, e);
+        let octlen = ((out.len() - start) / 8) as u64;
+        let hdr = 0x1000_0000_0000_0000 | (octlen & 0xf) | ((octlen & !0xf) << 4);
+        out.set(start, e.u64_to(hdr));
+        out.set(start + 8, e.u64_to(slaw::codec::PROTEIN_INGESTS));
+    }
+
+    /// The reference encoder: builds the slaw tree and encodes it with the
+    /// slaw engine. Kept to check [`Message::encode_into`] against.
+    pub fn encode_tree_into(&self, out: &mut Vec<u8>) {
+        let endian = self.endian();
         // libPlasma writes op as int32; a request without arguments omits args
         // (vector tcp-req-newest-index).
         let mut pairs = vec![(Slaw::str("op"), Slaw::i32(self.op as i32))];
@@ -238,6 +301,136 @@ impl Message {
         let mut out = Vec::new();
         self.encode_into(&mut out);
         out
+    }
+}
+
+/// Where a message is encoded: a `Vec` or the connection's write buffer.
+trait Sink {
+    fn len(&self) -> usize;
+    fn put(&mut self, bytes: &[u8]);
+    fn set(&mut self, at: usize, word: [u8; 8]);
+}
+
+impl Sink for Vec<u8> {
+    fn len(&self) -> usize {
+        Vec::len(self)
+    }
+    fn put(&mut self, bytes: &[u8]) {
+        self.extend_from_slice(bytes);
+    }
+    fn set(&mut self, at: usize, word: [u8; 8]) {
+        if let Some(dst) = self.get_mut(at..at + 8) {
+            dst.copy_from_slice(&word);
+        }
+    }
+}
+
+impl Sink for BytesMut {
+    fn len(&self) -> usize {
+        BytesMut::len(self)
+    }
+    fn put(&mut self, bytes: &[u8]) {
+        self.extend_from_slice(bytes);
+    }
+    fn set(&mut self, at: usize, word: [u8; 8]) {
+        if let Some(dst) = self.get_mut(at..at + 8) {
+            dst.copy_from_slice(&word);
+        }
+    }
+}
+
+/// Header words and fixed encodings a message needs, per byte order, taken
+/// once from the slaw engine's own encoder so they cannot drift from it.
+struct Words {
+    int32: u64,
+    int64: u64,
+    float64: u64,
+    op_key: Vec<u8>,
+    args_key: Vec<u8>,
+}
+
+fn header_of(s: &Slaw) -> u64 {
+    let mut v = Vec::new();
+    slaw::encode_into(s, Endian::Little, &mut v);
+    v.get(..8)
+        .and_then(|b| <[u8; 8]>::try_from(b).ok())
+        .map(u64::from_le_bytes)
+        .unwrap_or(0)
+}
+
+fn words(e: Endian) -> &'static Words {
+    static LE: std::sync::OnceLock<Words> = std::sync::OnceLock::new();
+    static BE: std::sync::OnceLock<Words> = std::sync::OnceLock::new();
+    let cell = match e {
+        Endian::Little => &LE,
+        Endian::Big => &BE,
+    };
+    cell.get_or_init(|| {
+        let key = |k: &str| {
+            let mut v = Vec::new();
+            slaw::encode_into(&Slaw::str(k), e, &mut v);
+            v
+        };
+        Words {
+            // An int32's value sits in the header's special bytes: zero them.
+            int32: header_of(&Slaw::i32(0)),
+            int64: header_of(&Slaw::i64(0)),
+            float64: header_of(&Slaw::f64(0.0)),
+            op_key: key("op"),
+            args_key: key("args"),
+        }
+    })
+}
+
+/// Starts a container: its header word (and a count word for 15 or more
+/// children), filled in by [`close`].
+fn open(out: &mut impl Sink, count: usize) -> usize {
+    let at = out.len();
+    out.put(&[0u8; 8]);
+    if count >= 15 {
+        out.put(&[0u8; 8]);
+    }
+    at
+}
+
+fn close(out: &mut impl Sink, at: usize, kind: u64, count: usize, e: Endian) {
+    let octlen = ((out.len() - at) / 8) as u64;
+    let big = count >= 15;
+    let field = if big { 15 } else { count as u64 };
+    let hdr = (kind << 60) | (field << 56) | (octlen & slaw::codec::OCTLEN_MASK);
+    out.set(at, e.u64_to(hdr));
+    if big {
+        out.set(at + 8, e.u64_to(count as u64));
+    }
+}
+
+fn pad8(out: &mut impl Sink) {
+    let rem = out.len() % 8;
+    if rem != 0 {
+        out.put(&[0u8; 8][..8 - rem]);
+    }
+}
+
+fn put_arg(a: &Arg, e: Endian, w: &Words, out: &mut impl Sink) {
+    match a {
+        Arg::Nil => out.put(&e.u64_to(0x2000_0000_0000_0002)),
+        Arg::Int(i) => {
+            out.put(&e.u64_to(w.int64));
+            out.put(&e.u64_to(*i as u64));
+        }
+        Arg::Float(f) => {
+            out.put(&e.u64_to(w.float64));
+            out.put(&e.u64_to(f.to_bits()));
+        }
+        Arg::Protein(p) => {
+            out.put(p);
+            pad8(out);
+        }
+        Arg::Str(_) | Arg::Slaw(_) => {
+            let mut v = Vec::new();
+            slaw::encode_into(&a.to_slaw(), e, &mut v);
+            out.put(&v);
+        }
     }
 }
 
@@ -435,11 +628,7 @@ impl Encoder<Outbound> for Codec {
                 dst.extend_from_slice(&[pv, sv, m.len() as u8]);
                 dst.extend_from_slice(&m);
             }
-            Outbound::Message(m) => {
-                let mut v = Vec::new();
-                m.encode_into(&mut v);
-                dst.extend_from_slice(&v);
-            }
+            Outbound::Message(m) => m.encode_to(dst),
             Outbound::Raw(b) => dst.extend_from_slice(&b),
         }
         Ok(())
@@ -538,6 +727,34 @@ mod tests {
             let got = c.decode(&mut buf).unwrap();
             prop_assert_eq!(got, Some(Inbound::Message(m)));
             prop_assert!(buf.is_empty());
+        }
+
+        #[test]
+        fn direct_encoding_equals_the_slaw_tree_encoding(
+            op in -70i64..100_000,
+            args in proptest::collection::vec(prop_oneof![
+                arg_strategy(),
+                any::<f64>().prop_map(Arg::Float),
+                ".{0,30}".prop_map(Arg::Str),
+                proptest::collection::vec(any::<u8>(), 0..40).prop_map(|rude| {
+                    let p = slaw::Protein::new(Slaw::strings(["be"]), Slaw::map([("k", Slaw::f64(1.5))]))
+                        .with_rude(rude);
+                    let mut v = Vec::new();
+                    slaw::encode_protein_into(&p, Endian::Big, &mut v);
+                    Arg::Protein(Bytes::from(v))
+                }),
+                "[a-z]{0,8}".prop_map(|k| Arg::Slaw(Slaw::map([(k.as_str(), Slaw::i64(3))]))),
+            ], 0..20),
+        ) {
+            let m = Message::new(op, args);
+            let mut direct = Vec::new();
+            m.encode_into(&mut direct);
+            let mut tree = Vec::new();
+            m.encode_tree_into(&mut tree);
+            prop_assert_eq!(&direct, &tree);
+            let mut buf = BytesMut::new();
+            Codec::new(Mode::Messages).encode(Outbound::Message(m), &mut buf).unwrap();
+            prop_assert_eq!(&buf[..], &tree[..]);
         }
 
         #[test]

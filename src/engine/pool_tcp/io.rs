@@ -74,7 +74,10 @@ pub async fn serve(listener: Listener, shutdown: Shutdown, config: ServerConfig)
 
 fn limits(config: &ServerConfig) -> Limits {
     Limits {
-        idle_timeout: config.idle_timeout,
+        // The idle timeout is the connection loop's watchdog, not a timer per
+        // read: arming a timer on every request costs a clock read and two
+        // timer-wheel operations on the hot path.
+        idle_timeout: None,
         max_buffer_bytes: config.max_message_bytes.saturating_add(64),
         ..Limits::default()
     }
@@ -152,13 +155,27 @@ async fn connection(
         limits(&config),
     );
     let tls_available = config.tls.is_some();
+    let stop = shutdown.requested();
+    tokio::pin!(stop);
     let mut session = tokio::select! {
-        _ = shutdown.requested() => return CloseReason::Shutdown,
+        _ = &mut stop => return CloseReason::Shutdown,
+        // libPlasma's server waits 15 s for the first command; the greeting
+        // gets no longer.
+        _ = tokio::time::sleep(FIRST_COMMAND_TIMEOUT) => return CloseReason::Idle,
         s = handshake(&mut conn, None, tls_available, config.require_tls) => match s {
             Ok(s) => s,
             Err(reason) => return reason,
         },
     };
+    let first_deadline = tokio::time::sleep(FIRST_COMMAND_TIMEOUT);
+    tokio::pin!(first_deadline);
+    // Idle watchdog: fires every `idle`; a connection that read no request
+    // since the previous firing is closed (so after idle to 2 × idle of
+    // silence). One clock read per period instead of one per request.
+    let idle = config.idle_timeout;
+    let watchdog = tokio::time::sleep(idle.unwrap_or(Duration::from_secs(3600)));
+    tokio::pin!(watchdog);
+    let mut active = false;
     let mut backend = PoolBackend {
         pools: config.pools.clone(),
         pool: None,
@@ -170,14 +187,22 @@ async fn connection(
             Some(m) => m,
             None => {
                 let first = session.state == protocol::State::Initial;
-                let frame = tokio::select! {
-                    _ = shutdown.requested() => return CloseReason::Shutdown,
-                    // libPlasma's server waits 15 s for the first command.
-                    _ = tokio::time::sleep(FIRST_COMMAND_TIMEOUT), if first => {
-                        return CloseReason::Idle;
+                let frame = loop {
+                    tokio::select! {
+                        _ = &mut stop => return CloseReason::Shutdown,
+                        // libPlasma's server waits 15 s for the first command.
+                        _ = &mut first_deadline, if first => return CloseReason::Idle,
+                        _ = &mut watchdog, if idle.is_some() => {
+                            if !std::mem::take(&mut active) {
+                                return CloseReason::Idle;
+                            }
+                            let period = idle.unwrap_or(Duration::from_secs(3600));
+                            watchdog.as_mut().reset(tokio::time::Instant::now() + period);
+                        }
+                        f = conn.read_frame() => break f,
                     }
-                    f = conn.read_frame() => f,
                 };
+                active = true;
                 match frame {
                     Ok(Some(Inbound::Message(m))) => m,
                     Ok(Some(_)) => {
@@ -201,7 +226,13 @@ async fn connection(
                 }
             }
         };
-        match session.handle(&msg, &mut backend, now_seconds()) {
+        // Only a deposit needs the time; other ops skip the clock read.
+        let now = if msg.op == op::DEPOSIT {
+            now_seconds()
+        } else {
+            0.0
+        };
+        match session.handle(&msg, &mut backend, now) {
             Action::Nothing => {}
             Action::Drop(why) => return CloseReason::Protocol(format!("op {}: {why}", msg.op)),
             Action::Reply(replies) => {
@@ -246,7 +277,8 @@ async fn connection(
                     limits(&config),
                 );
                 session = tokio::select! {
-                    _ = shutdown.requested() => return CloseReason::Shutdown,
+                    _ = &mut stop => return CloseReason::Shutdown,
+                    _ = tokio::time::sleep(FIRST_COMMAND_TIMEOUT) => return CloseReason::Idle,
                     s = handshake(&mut conn, Some(&session), tls_available, config.require_tls) => match s {
                         Ok(s) => s,
                         Err(reason) => return reason,
@@ -599,6 +631,13 @@ impl Backend for PoolBackend {
             sync: opt_bool(m, "sync"),
         };
         self.hose()?.change_options(&c).map_err(code)
+    }
+
+    fn advance_oldest(&mut self, index: i64) -> std::result::Result<i64, i64> {
+        match self.hose()?.advance_oldest(index).map_err(code)? {
+            true => Ok(OB_OK),
+            false => Ok(protocol::retort::OB_NOTHING_TO_DO),
+        }
     }
 }
 
@@ -1144,6 +1183,12 @@ impl Client {
     pub async fn change_options(&mut self, options: &Slaw) -> Result<Result<i64, Retort>> {
         self.simple(op::CHANGE_OPTIONS, vec![options_arg(options)])
             .await
+    }
+
+    /// ADVANCE_OLDEST: erases the proteins older than `index`. Success is
+    /// OB_OK, or OB_NOTHING_TO_DO when they were already gone.
+    pub async fn advance_oldest(&mut self, index: i64) -> Result<Result<i64, Retort>> {
+        self.simple(op::ADVANCE_OLDEST, vec![Arg::Int(index)]).await
     }
 
     /// INDEX_LOOKUP by absolute time; `mode` 0 closest, 1 at or below, 2 at or above.

@@ -8,6 +8,7 @@
 //! | `protocol.rs` | negotiation, retorts and their pre-3 translation, op states, server dispatch (sans-IO) | 7.2-7.7 |
 //! | `io.rs` | tokio server over `net::server`, client connections, STARTTLS | 7.1, 7.7 |
 //! | `handle.rs` | [`handle::RemoteHandle`]: the console's view of a remote server | — |
+//! | `zeroconf.rs` | `_pool-server._tcp` records (sans-IO); announce/browse with the `zeroconf` feature | 10 |
 //!
 //! Remote failures (retorts) are data: client calls return
 //! `Result<Result<T, Retort>, Error>`, where [`Error`] is a transport failure.
@@ -16,6 +17,7 @@ pub mod codec;
 pub mod handle;
 pub mod io;
 pub mod protocol;
+pub mod zeroconf;
 
 use std::fmt;
 

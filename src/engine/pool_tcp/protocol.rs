@@ -56,6 +56,7 @@ pub mod retort {
     pub const OB_UNKNOWN_ERR: i64 = -220;
     pub const OB_INVALID_OPERATION: i64 = -224;
     pub const OB_VERSION_MISMATCH: i64 = -261;
+    pub const OB_NOTHING_TO_DO: i64 = 301;
     pub const POOL_CREATED: i64 = 200010;
     pub const POOL_NO_SUCH_POOL: i64 = -200570;
     pub const POOL_EXISTS: i64 = -200575;
@@ -260,6 +261,7 @@ pub const SERVED_OPS: &[i64] = &[
     op::SET_HOSE_NAME,
     op::SUB_FETCH,
     op::RENAME,
+    op::ADVANCE_OLDEST,
     op::SLEEP,
     op::CHANGE_OPTIONS,
     op::LIST_EX,
@@ -343,6 +345,9 @@ pub trait Backend {
     fn index_lookup(&mut self, t: f64, mode: i64) -> Result<i64, i64>;
     /// Changes options.
     fn change_options(&mut self, options: &Options) -> Result<(), i64>;
+    /// Erases proteins older than `index` (`pool_advance_oldest`): OB_OK when
+    /// the pool changed, OB_NOTHING_TO_DO when `index` was already gone.
+    fn advance_oldest(&mut self, index: i64) -> Result<i64, i64>;
 }
 
 /// Connection state (spec 7.4 I/P).
@@ -824,6 +829,14 @@ impl Session {
                 let clamp = o == op::SUB_FETCH_EX && i(1).is_some_and(|c| c != 0);
                 sub_fetch(self, backend, msg.arg(0), clamp)
             }
+            // libPlasma's server answers an argument that is not an int64
+            // with POOL_PROTOCOL_ERROR (pool_net_unpack_op_f) and keeps going.
+            op::ADVANCE_OLDEST => match i(0) {
+                Some(idx) => match backend.advance_oldest(idx) {
+                    Ok(code) | Err(code) => self.reply(vec![r(pv, code)]),
+                },
+                None => self.reply(vec![r(pv, POOL_PROTOCOL_ERROR)]),
+            },
             op::CHANGE_OPTIONS => match options_of(msg.arg(0)) {
                 Ok(opts) => match backend.change_options(&opts) {
                     Ok(()) => self.reply(vec![r(pv, OB_OK)]),
@@ -1012,9 +1025,8 @@ mod tests {
 
     #[test]
     fn reference_mask_has_the_reference_bits() {
-        // libPlasma without TLS advertises 0x3bff9fff; we skip ADVANCE_OLDEST
-        // (24), which the local pool engine does not provide.
-        assert_eq!(mask_of(SERVED_OPS), 0x3bff_9fff & !(1 << 24));
+        // libPlasma without TLS advertises 0x3bff9fff.
+        assert_eq!(mask_of(SERVED_OPS), 0x3bff_9fff);
     }
 
     #[test]
@@ -1094,6 +1106,43 @@ mod tests {
         fn change_options(&mut self, _: &Options) -> Result<(), i64> {
             Ok(())
         }
+        fn advance_oldest(&mut self, index: i64) -> Result<i64, i64> {
+            let newest = self.oldest + self.proteins.len() as i64 - 1;
+            if index > newest + 1 {
+                return Err(POOL_NO_SUCH_PROTEIN);
+            }
+            if index <= self.oldest {
+                return Ok(OB_NOTHING_TO_DO);
+            }
+            let drop = usize::try_from(index - self.oldest).unwrap_or(0);
+            self.proteins.drain(..drop.min(self.proteins.len()));
+            self.oldest = index;
+            Ok(OB_OK)
+        }
+    }
+
+    #[test]
+    fn advance_oldest_replies_with_one_retort() {
+        let mut b = Mem::default();
+        let mut s = Session::new(3, false, false);
+        s.handle(&participate_creatingly(), &mut b, 0.0);
+        for n in 0..4 {
+            let dep = Message::new(op::DEPOSIT, vec![Arg::Protein(Bytes::from(vec![n]))]);
+            s.handle(&dep, &mut b, 0.0);
+        }
+        let adv = |i: Arg| Message::new(op::ADVANCE_OLDEST, vec![i]);
+        let a = s.handle(&adv(Arg::Int(2)), &mut b, 0.0);
+        assert_eq!(retort_of(&a, 0), Some(OB_OK));
+        assert!(matches!(&a, Action::Reply(m) if m.len() == 1 && m[0].args.len() == 1));
+        assert_eq!(b.range(), Ok(Some((2, 3))));
+        let a = s.handle(&adv(Arg::Int(1)), &mut b, 0.0);
+        assert_eq!(retort_of(&a, 0), Some(OB_NOTHING_TO_DO));
+        let a = s.handle(&adv(Arg::Int(9)), &mut b, 0.0);
+        assert_eq!(retort_of(&a, 0), Some(POOL_NO_SUCH_PROTEIN));
+        // Not an int64: POOL_PROTOCOL_ERROR, and the session goes on.
+        let a = s.handle(&adv(Arg::Str("2".into())), &mut b, 0.0);
+        assert_eq!(retort_of(&a, 0), Some(POOL_PROTOCOL_ERROR));
+        assert_eq!(s.state, State::Participating);
     }
 
     fn retort_of(a: &Action, k: usize) -> Option<i64> {

@@ -26,6 +26,10 @@ pub enum Scope {
     Form,
     /// CONFIRM dialog.
     Confirm,
+    /// The Hive view's prefix browser.
+    HiveKeys,
+    /// The Hive view's value viewer.
+    HiveValue,
 }
 
 impl Scope {
@@ -43,6 +47,8 @@ impl Scope {
             Scope::Command => "command line",
             Scope::Form => "form",
             Scope::Confirm => "confirm",
+            Scope::HiveKeys => "hive keys",
+            Scope::HiveValue => "hive value",
         }
     }
 }
@@ -150,6 +156,13 @@ actions! {
     ConfirmNo = "confirm.no", Confirm, false;
     ConfirmToggle = "confirm.toggle", Confirm, false;
     ConfirmActivate = "confirm.activate", Confirm, false;
+    HivePut = "hive.put", HiveKeys, true;
+    HiveUpdate = "hive.update", HiveKeys, true;
+    HiveDelete = "hive.delete", HiveKeys, true;
+    HiveMode = "hive.mode", HiveValue, false;
+    HiveMore = "hive.more", HiveKeys, false;
+    HiveRefresh = "hive.refresh", HiveKeys, false;
+    HiveSlices = "hive.slices", HiveValue, false;
 }
 
 #[cfg(test)]

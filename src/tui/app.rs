@@ -357,6 +357,8 @@ pub enum OnYes {
     Quit,
     /// Close the open form, dropping its edits.
     DiscardForm,
+    /// Send a hive write.
+    Hive(crate::tui::hive::Write),
 }
 
 /// A confirm dialog: says what will happen; defaults to No.
@@ -562,6 +564,8 @@ pub struct App {
     pub saved: Vec<(String, String)>,
     /// Draw timing.
     pub frame_stats: FrameStats,
+    /// Hive view.
+    pub hive: crate::tui::hive::Hive,
 }
 
 impl App {
@@ -617,6 +621,7 @@ impl App {
             debug_panic: false,
             saved: Vec::new(),
             frame_stats: FrameStats::default(),
+            hive: crate::tui::hive::Hive::default(),
         }
     }
 
@@ -626,7 +631,7 @@ impl App {
             Mode::Confirm
         } else if let Some(l) = &self.line {
             l.mode
-        } else if matches!(self.overlay, Some(Overlay::Form(_))) {
+        } else if matches!(self.overlay, Some(Overlay::Form(_))) || self.hive.form.is_some() {
             Mode::Form
         } else {
             Mode::Normal
@@ -642,6 +647,7 @@ impl App {
                 PoolsFocus::Tail => Scope::Tail,
             }),
             Tab::Log => Some(Scope::Log),
+            Tab::Hive => Some(self.hive_scope()),
             _ => None,
         };
         view.into_iter().chain([Scope::Global]).collect()
@@ -659,6 +665,9 @@ impl App {
                 Scope::Command
             }];
         }
+        if self.hive.form.is_some() {
+            return vec![Scope::Form];
+        }
         match &self.overlay {
             Some(Overlay::Form(_)) => return vec![Scope::Form],
             Some(Overlay::Help { .. }) => return vec![Scope::Help],
@@ -672,6 +681,7 @@ impl App {
                 PoolsFocus::Tail => Scope::Tail,
             }),
             Tab::Log => Some(Scope::Log),
+            Tab::Hive => Some(self.hive_scope()),
             _ => None,
         };
         view.into_iter().chain([Scope::Global]).collect()
@@ -685,6 +695,11 @@ impl App {
             .map(|w| format!("{w} (in flight)"))
             .collect();
         if let Some(Overlay::Form(f)) = &self.overlay {
+            if f.edited {
+                v.push(format!("{} form (unsent)", f.title()));
+            }
+        }
+        if let Some(f) = &self.hive.form {
             if f.edited {
                 v.push(format!("{} form (unsent)", f.title()));
             }
@@ -731,6 +746,7 @@ impl App {
             }
             AppEvent::Log(line) => self.on_log(line),
             AppEvent::Click(x, y) => self.on_click(x, y),
+            AppEvent::Hive(m) => self.on_hive(m),
         }
     }
 
@@ -765,6 +781,7 @@ impl App {
         }
         let sum: u64 = self.pools.rates.values().map(Spark::current).sum();
         self.pool_rate.push(sum);
+        self.hive.tick();
         if let Some(s) = &self.status {
             if !s.is_error && self.now - s.at >= 5.0 {
                 self.status = None;
@@ -885,6 +902,9 @@ impl App {
         } else if let Some(Overlay::Form(f)) = &mut self.overlay {
             f.edited = true;
             f.fields.get_mut(f.focus).map(|fl| &mut fl.input)
+        } else if let Some(f) = &mut self.hive.form {
+            f.edited = true;
+            f.fields.get_mut(f.focus).map(|fl| &mut fl.input)
         } else {
             None
         };
@@ -961,6 +981,13 @@ impl App {
                     f.result = None;
                 }
             }
+        } else if let Some(f) = &mut self.hive.form {
+            if let Some(fl) = f.fields.get_mut(f.focus) {
+                if fl.input.handle(req).is_some() {
+                    f.edited = true;
+                    f.result = None;
+                }
+            }
         }
     }
 
@@ -985,6 +1012,7 @@ impl App {
                 self.pools.sel = 0;
             }
             (Tab::Log, _) => self.log.filter = f,
+            (Tab::Hive, _) => self.hive.set_filter(&f.text),
             _ => {}
         }
     }
@@ -994,6 +1022,7 @@ impl App {
             (Tab::Pools, PoolsFocus::Tail) => self.pools.tail.filter.text.clone(),
             (Tab::Pools, PoolsFocus::List) => self.pools.name_filter.text.clone(),
             (Tab::Log, _) => self.log.filter.text.clone(),
+            (Tab::Hive, _) => self.hive.filter_text.clone(),
             _ => String::new(),
         }
     }
@@ -1010,6 +1039,14 @@ impl App {
             self.error(format!("read-only: {what} disabled"));
             return;
         }
+        if self.hive.form.is_some()
+            && matches!(
+                action,
+                Action::FormNext | Action::FormPrev | Action::FormSend | Action::FormCancel
+            )
+        {
+            return self.hive_form_action(action);
+        }
         match action {
             Action::Quit => self.request_quit(),
             Action::Interrupt => self.request_quit(),
@@ -1025,7 +1062,7 @@ impl App {
                 self.history.reset();
             }
             Action::Filter => {
-                if matches!(self.tab, Tab::Pools | Tab::Log) {
+                if matches!(self.tab, Tab::Pools | Tab::Log | Tab::Hive) {
                     let before = self.current_filter_text();
                     self.line = Some(Line {
                         mode: Mode::Filter,
@@ -1064,8 +1101,14 @@ impl App {
                 if self.tab == Tab::Pools {
                     self.pools.focus = PoolsFocus::List;
                 }
+                if self.tab == Tab::Hive {
+                    self.hive.left();
+                }
             }
             Action::Right => {
+                if self.tab == Tab::Hive {
+                    self.update(Action::Enter);
+                }
                 if self.tab == Tab::Pools {
                     self.retail();
                     self.pools.focus = PoolsFocus::Tail;
@@ -1176,6 +1219,13 @@ impl App {
                 let yes = self.confirm.as_ref().is_some_and(|c| c.yes_selected);
                 self.confirm_answer(yes);
             }
+            Action::HivePut
+            | Action::HiveUpdate
+            | Action::HiveDelete
+            | Action::HiveMode
+            | Action::HiveMore
+            | Action::HiveRefresh
+            | Action::HiveSlices => self.hive_action(action),
         }
     }
 
@@ -1213,6 +1263,8 @@ impl App {
             self.pools.name_filter = Filter::default();
         } else if self.tab == Tab::Log && !self.log.filter.is_empty() {
             self.log.filter = Filter::default();
+        } else if self.tab == Tab::Hive && !self.hive.filter_text.is_empty() {
+            self.hive.clear_filter();
         } else if self.tab == Tab::Pools && self.pools.focus == PoolsFocus::Tail {
             self.pools.focus = PoolsFocus::List;
         }
@@ -1255,6 +1307,7 @@ impl App {
                     t.sel = new;
                 }
             },
+            Tab::Hive => self.hive.move_by(delta),
             Tab::Log => {
                 let n = self.log.shown().len();
                 if delta < 0 && self.log.follow {
@@ -1331,6 +1384,10 @@ impl App {
                     }
                 }
             },
+            Tab::Hive => {
+                let fx = self.hive.enter();
+                self.apply_hive_effects(fx);
+            }
             _ => {}
         }
     }
@@ -1394,7 +1451,11 @@ impl App {
                 }
                 self.quit = true;
             }
-            OnYes::DiscardForm => self.overlay = None,
+            OnYes::DiscardForm => {
+                self.overlay = None;
+                self.hive.form = None;
+            }
+            OnYes::Hive(w) => self.hive_confirmed(w),
             OnYes::Pool(cmd) => {
                 let what = match &cmd {
                     PoolCmd::Create { pool, .. } => format!("create {pool}"),

@@ -294,6 +294,7 @@ pub fn fixture_app(theme: Theme, readonly: bool) -> App {
             message: msg.into(),
         }));
     }
+    crate::tui::hive::demo::fixture(&mut app.hive, FIXED_NOW);
     app.log.unseen = 0;
     app.status = None;
     app.dirty = true;

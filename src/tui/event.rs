@@ -25,6 +25,8 @@ pub enum AppEvent {
     Log(LogLine),
     /// A left click at (column, row), with `--mouse`.
     Click(u16, u16),
+    /// A reply, snapshot or state change from the hive link.
+    Hive(crate::tui::hive::Msg),
 }
 
 /// Log levels, lowest first.

@@ -133,7 +133,12 @@ pub fn engines_up(app: &App) -> (usize, usize) {
         app.pool_stats.state,
         SourceState::Local | SourceState::Up { .. }
     );
-    (usize::from(up), 1)
+    let hive = app.hive.is_connected();
+    let hive_configured = !matches!(app.hive.state, SourceState::Off);
+    (
+        usize::from(up) + usize::from(hive),
+        1 + usize::from(hive_configured),
+    )
 }
 
 fn draw_header(f: &mut Frame, area: Rect, app: &App) {

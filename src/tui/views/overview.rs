@@ -13,13 +13,20 @@ use crate::tui::theme::Theme;
 use crate::tui::ui;
 use crate::tui::widgets::rate_spark;
 
-struct Card {
-    name: &'static str,
-    badge: (String, Style),
-    rate: String,
-    counters: String,
-    spark: Option<Spark>,
-    error: Option<String>,
+/// One engine card.
+pub struct Card {
+    /// Card field.
+    pub name: &'static str,
+    /// Card field.
+    pub badge: (String, Style),
+    /// Card field.
+    pub rate: String,
+    /// Card field.
+    pub counters: String,
+    /// Card field.
+    pub spark: Option<Spark>,
+    /// Card field.
+    pub error: Option<String>,
 }
 
 /// The connection badge: symbol and word, never colour alone.
@@ -64,8 +71,8 @@ fn cards(app: &App) -> Vec<Card> {
         spark: Some(spark.clone()),
         error: err,
     }];
+    v.push(crate::tui::views::hive::card(app));
     for (name, what) in [
-        ("Hive", "ops/s"),
         ("AMP", "calls/s"),
         ("simpy.io RPC", "calls/s"),
         ("Groups", "events/s"),

@@ -87,6 +87,70 @@ pub struct Args {
     /// Groups the Groups view joins to watch, comma-separated.
     #[arg(long, value_name = "G1,G2", value_delimiter = ',')]
     pub groups_watch: Vec<String>,
+    /// Hive behind the Hive view: embedded:DIR (default: the platform data dir),
+    /// resp://host:port, redis://…, rediss://…, redis+cluster://…; also
+    /// `[[targets]] kind = "hive"` with `uri = "…"` in the config. With --demo, a
+    /// demo store in a temp dir instead.
+    #[arg(long, value_name = "TARGET")]
+    pub hive: Option<String>,
+}
+
+/// The hive target from `[[targets]]` entries with `kind = "hive"` (first wins).
+fn hive_target_from_config(cfg: &Config) -> Option<String> {
+    cfg.targets.iter().find_map(|t| {
+        let kind = t.get("kind")?.as_str()?;
+        (kind == "hive")
+            .then(|| t.get("uri").and_then(|u| u.as_str()).map(str::to_string))
+            .flatten()
+    })
+}
+
+/// Opens the Hive view's backend on its own task; the console starts at once.
+fn open_hive(
+    app: &mut App,
+    demo: bool,
+    target: Option<String>,
+) -> (crate::tui::hive::link::Link, Option<PathBuf>) {
+    use crate::tui::hive;
+    use crate::tui::source::SourceState;
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let mut demo_dir = None;
+    if demo {
+        let dir = hive::demo::dir();
+        app.hive =
+            hive::Hive::connected(format!("demo {}", dir.display()), SourceState::Connecting);
+        demo_dir = Some(dir.clone());
+        tokio::spawn(async move {
+            let r = hive::demo::start(&dir)
+                .await
+                .map(|(h, ev)| (h, ev, SourceState::Local));
+            let _ = tx.send(r);
+        });
+    } else {
+        let target = target.unwrap_or_else(|| "embedded:".into());
+        let state = if target.starts_with("embedded:") {
+            SourceState::Local
+        } else {
+            SourceState::Up {
+                tls: target.starts_with("rediss://"),
+            }
+        };
+        app.hive = hive::Hive::connected(target.clone(), SourceState::Connecting);
+        tokio::spawn(async move {
+            let r = match crate::cli::hive::open(Some(&target)).await {
+                Ok(b) => {
+                    let (h, ev) = crate::engine::hive::handle::Handle::spawn(
+                        b,
+                        std::time::Duration::from_secs(1),
+                    );
+                    Ok((h, ev, state))
+                }
+                Err(e) => Err(e.to_string()),
+            };
+            let _ = tx.send(r);
+        });
+    }
+    (hive::link::Link::opening(rx), demo_dir)
 }
 
 /// The headless subcommands to use when there is no terminal.
@@ -273,6 +337,8 @@ pub fn run(global: &Global, args: Args) -> Result<(), Report> {
             theme.name,
             args.demo
         );
+        let hive_target = args.hive.clone().or_else(|| hive_target_from_config(&cfg));
+        let (mut hive_link, hive_demo_dir) = open_hive(&mut app, args.demo, hive_target);
         let stop = CancellationToken::new();
         let sig_stop = stop.clone();
         tokio::spawn(async move {
@@ -299,13 +365,14 @@ pub fn run(global: &Global, args: Args) -> Result<(), Report> {
             let mut input = crossterm::event::EventStream::new();
             let size = terminal.size().map_err(|e| e.to_string())?;
             app.size = (size.width, size.height);
-            let r = crate::tui::run_loop(
+            let r = crate::tui::run_loop_with(
                 &mut terminal,
                 &mut app,
                 &mut input,
                 &mut handle,
                 &mut calls_link,
                 &mut groups_link,
+                &mut hive_link,
                 &mut logs,
                 &stop,
                 &opts,
@@ -326,6 +393,9 @@ pub fn run(global: &Global, args: Args) -> Result<(), Report> {
         depositor_stop.store(true, Ordering::Relaxed);
         if let Some(d) = depositor {
             let _ = d.join();
+        }
+        if let Some(dir) = hive_demo_dir {
+            let _ = std::fs::remove_dir_all(dir);
         }
         out
     });

@@ -38,6 +38,10 @@ pub enum Scope {
     CallForm,
     /// The Groups view.
     Groups,
+    /// The Hive view's prefix browser.
+    HiveKeys,
+    /// The Hive view's value viewer.
+    HiveValue,
 }
 
 impl Scope {
@@ -61,6 +65,8 @@ impl Scope {
             Scope::CallHistory => "call history",
             Scope::CallForm => "call form",
             Scope::Groups => "groups",
+            Scope::HiveKeys => "hive keys",
+            Scope::HiveValue => "hive value",
         }
     }
 }
@@ -177,6 +183,13 @@ actions! {
     GroupLeave = "groups.leave", Groups, true;
     GroupSend = "groups.send", Groups, true;
     GroupMessages = "groups.messages", Groups, false;
+    HivePut = "hive.put", HiveKeys, true;
+    HiveUpdate = "hive.update", HiveKeys, true;
+    HiveDelete = "hive.delete", HiveKeys, true;
+    HiveMode = "hive.mode", HiveValue, false;
+    HiveMore = "hive.more", HiveKeys, false;
+    HiveRefresh = "hive.refresh", HiveKeys, false;
+    HiveSlices = "hive.slices", HiveValue, false;
 }
 
 #[cfg(test)]

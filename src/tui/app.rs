@@ -360,6 +360,8 @@ pub enum OnYes {
     Quit,
     /// Close the open form, dropping its edits.
     DiscardForm,
+    /// Send a hive write.
+    Hive(crate::tui::hive::Write),
 }
 
 /// A confirm dialog: says what will happen; defaults to No.
@@ -569,6 +571,8 @@ pub struct App {
     pub calls: crate::tui::calls::Calls,
     /// Groups view.
     pub groups: crate::tui::groups::Groups,
+    /// Hive view.
+    pub hive: crate::tui::hive::Hive,
 }
 
 impl App {
@@ -626,6 +630,7 @@ impl App {
             frame_stats: FrameStats::default(),
             calls: crate::tui::calls::Calls::default(),
             groups: crate::tui::groups::Groups::default(),
+            hive: crate::tui::hive::Hive::default(),
         }
     }
 
@@ -636,6 +641,7 @@ impl App {
         } else if let Some(l) = &self.line {
             l.mode
         } else if matches!(self.overlay, Some(Overlay::Form(_)))
+            || self.hive.form.is_some()
             || (self.tab == Tab::Calls && self.overlay.is_none() && self.calls.is_editing())
         {
             Mode::Form
@@ -655,7 +661,7 @@ impl App {
             Tab::Log => Some(Scope::Log),
             Tab::Calls => Some(self.calls_scope()),
             Tab::Groups => Some(Scope::Groups),
-            _ => None,
+            Tab::Hive => Some(self.hive_scope()),
         };
         view.into_iter().chain([Scope::Global]).collect()
     }
@@ -671,6 +677,9 @@ impl App {
             } else {
                 Scope::Command
             }];
+        }
+        if self.hive.form.is_some() {
+            return vec![Scope::Form];
         }
         match &self.overlay {
             Some(Overlay::Form(_)) => return vec![Scope::Form],
@@ -691,7 +700,7 @@ impl App {
             Tab::Log => Some(Scope::Log),
             Tab::Calls => Some(self.calls_scope()),
             Tab::Groups => Some(Scope::Groups),
-            _ => None,
+            Tab::Hive => Some(self.hive_scope()),
         };
         view.into_iter().chain([Scope::Global]).collect()
     }
@@ -723,6 +732,11 @@ impl App {
             }
         }
         v.extend(self.calls.pending_writes());
+        if let Some(f) = &self.hive.form {
+            if f.edited {
+                v.push(format!("{} form (unsent)", f.title()));
+            }
+        }
         v
     }
 
@@ -781,6 +795,7 @@ impl App {
                     self.dirty = true;
                 }
             }
+            AppEvent::Hive(m) => self.on_hive(m),
         }
     }
 
@@ -817,6 +832,7 @@ impl App {
         let sum: u64 = self.pools.rates.values().map(Spark::current).sum();
         self.pool_rate.push(sum);
         self.groups.tick();
+        self.hive.tick();
         if let Some(s) = &self.status {
             if !s.is_error && self.now - s.at >= 5.0 {
                 self.status = None;
@@ -940,6 +956,9 @@ impl App {
         } else if let Some(Overlay::Form(f)) = &mut self.overlay {
             f.edited = true;
             f.fields.get_mut(f.focus).map(|fl| &mut fl.input)
+        } else if let Some(f) = &mut self.hive.form {
+            f.edited = true;
+            f.fields.get_mut(f.focus).map(|fl| &mut fl.input)
         } else {
             None
         };
@@ -1018,6 +1037,13 @@ impl App {
             }
         } else if self.tab == Tab::Calls && self.calls.is_editing() {
             crate::tui::calls::text_input(self, req);
+        } else if let Some(f) = &mut self.hive.form {
+            if let Some(fl) = f.fields.get_mut(f.focus) {
+                if fl.input.handle(req).is_some() {
+                    f.edited = true;
+                    f.result = None;
+                }
+            }
         }
     }
 
@@ -1047,6 +1073,7 @@ impl App {
                 self.calls.sel_history = 0;
                 self.calls.focus = crate::tui::calls::Focus::History;
             }
+            (Tab::Hive, _) => self.hive.set_filter(&f.text),
             _ => {}
         }
     }
@@ -1057,6 +1084,7 @@ impl App {
             (Tab::Pools, PoolsFocus::List) => self.pools.name_filter.text.clone(),
             (Tab::Log, _) => self.log.filter.text.clone(),
             (Tab::Calls, _) => self.calls.history_filter.text.clone(),
+            (Tab::Hive, _) => self.hive.filter_text.clone(),
             _ => String::new(),
         }
     }
@@ -1080,6 +1108,14 @@ impl App {
         {
             return;
         }
+        if self.hive.form.is_some()
+            && matches!(
+                action,
+                Action::FormNext | Action::FormPrev | Action::FormSend | Action::FormCancel
+            )
+        {
+            return self.hive_form_action(action);
+        }
         match action {
             Action::Quit => self.request_quit(),
             Action::Interrupt => self.request_quit(),
@@ -1095,7 +1131,7 @@ impl App {
                 self.history.reset();
             }
             Action::Filter => {
-                if matches!(self.tab, Tab::Pools | Tab::Log | Tab::Calls) {
+                if matches!(self.tab, Tab::Pools | Tab::Log | Tab::Calls | Tab::Hive) {
                     let before = self.current_filter_text();
                     self.line = Some(Line {
                         mode: Mode::Filter,
@@ -1134,8 +1170,14 @@ impl App {
                 if self.tab == Tab::Pools {
                     self.pools.focus = PoolsFocus::List;
                 }
+                if self.tab == Tab::Hive {
+                    self.hive.left();
+                }
             }
             Action::Right => {
+                if self.tab == Tab::Hive {
+                    self.update(Action::Enter);
+                }
                 if self.tab == Tab::Pools {
                     self.retail();
                     self.pools.focus = PoolsFocus::Tail;
@@ -1261,6 +1303,13 @@ impl App {
                 None => self.prefill_command("send "),
             },
             Action::GroupMessages => self.groups.show_messages = !self.groups.show_messages,
+            Action::HivePut
+            | Action::HiveUpdate
+            | Action::HiveDelete
+            | Action::HiveMode
+            | Action::HiveMore
+            | Action::HiveRefresh
+            | Action::HiveSlices => self.hive_action(action),
         }
     }
 
@@ -1298,6 +1347,8 @@ impl App {
             self.pools.name_filter = Filter::default();
         } else if self.tab == Tab::Log && !self.log.filter.is_empty() {
             self.log.filter = Filter::default();
+        } else if self.tab == Tab::Hive && !self.hive.filter_text.is_empty() {
+            self.hive.clear_filter();
         } else if self.tab == Tab::Pools && self.pools.focus == PoolsFocus::Tail {
             self.pools.focus = PoolsFocus::List;
         }
@@ -1344,6 +1395,7 @@ impl App {
                 let n = self.groups.groups.len();
                 self.groups.sel = step(self.groups.sel, n);
             }
+            Tab::Hive => self.hive.move_by(delta),
             Tab::Log => {
                 let n = self.log.shown().len();
                 if delta < 0 && self.log.follow {
@@ -1429,6 +1481,10 @@ impl App {
                     }
                 }
             },
+            Tab::Hive => {
+                let fx = self.hive.enter();
+                self.apply_hive_effects(fx);
+            }
             _ => {}
         }
     }
@@ -1492,8 +1548,12 @@ impl App {
                 }
                 self.quit = true;
             }
-            OnYes::DiscardForm => self.overlay = None,
+            OnYes::DiscardForm => {
+                self.overlay = None;
+                self.hive.form = None;
+            }
             OnYes::LeaveGroup(g) => self.queue_group(GroupsCmd::Leave(g)),
+            OnYes::Hive(w) => self.hive_confirmed(w),
             OnYes::Pool(cmd) => {
                 let what = match &cmd {
                     PoolCmd::Create { pool, .. } => format!("create {pool}"),

@@ -295,6 +295,7 @@ pub fn fixture_app(theme: Theme, readonly: bool) -> App {
         }));
     }
     crate::tui::calls::demo::install_fixture(&mut app, FIXED_NOW);
+    crate::tui::hive::demo::fixture(&mut app.hive, FIXED_NOW);
     app.log.unseen = 0;
     app.status = None;
     app.dirty = true;

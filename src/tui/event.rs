@@ -31,6 +31,8 @@ pub enum AppEvent {
     Groups(crate::engine::groups::handle::Event),
     /// New groups counters (from the watch channel).
     GroupsStats(crate::engine::groups::handle::Stats),
+    /// A reply, snapshot or state change from the hive link.
+    Hive(crate::tui::hive::Msg),
 }
 
 /// Log levels, lowest first.

@@ -16,6 +16,7 @@ pub mod event;
 pub mod filter;
 pub mod form;
 pub mod groups;
+pub mod hive;
 pub mod keymap;
 pub mod local;
 pub mod log_layer;
@@ -168,6 +169,31 @@ where
     B: Backend,
     S: Stream<Item = std::io::Result<Event>> + Unpin,
 {
+    let mut hive = hive::link::Link::none();
+    run_loop_with(
+        terminal, app, input, pools, calls, groups, &mut hive, logs, stop, opts,
+    )
+    .await
+}
+
+/// [`run_loop`] with the Hive view's link (events, snapshot watch, sends).
+#[allow(clippy::too_many_arguments)]
+pub async fn run_loop_with<B, S>(
+    terminal: &mut Terminal<B>,
+    app: &mut App,
+    input: &mut S,
+    pools: &mut PoolsHandle,
+    calls: &mut calls::source::Link,
+    groups: &mut groups::Link,
+    hive: &mut hive::link::Link,
+    logs: &mut mpsc::Receiver<LogLine>,
+    stop: &CancellationToken,
+    opts: &LoopOpts,
+) -> Result<LoopEnd, String>
+where
+    B: Backend,
+    S: Stream<Item = std::io::Result<Event>> + Unpin,
+{
     let gap = Duration::from_secs_f64(1.0 / f64::from(opts.fps.clamp(10, 60)));
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -254,6 +280,7 @@ where
                     app.handle(AppEvent::GroupsStats(st));
                 }
             },
+            ev = hive.next() => app.handle(ev),
             line = logs.recv(), if logs_open => match line {
                 Some(l) => app.handle(AppEvent::Log(l)),
                 None => logs_open = false,
@@ -291,9 +318,17 @@ where
         while let Ok(l) = logs.try_recv() {
             app.handle(AppEvent::Log(l));
         }
+        while n < DRAIN_MAX {
+            match hive.try_next() {
+                Some(ev) => app.handle(ev),
+                None => break,
+            }
+            n += 1;
+        }
         flush_outbox(app, pools);
         flush_calls(app, calls);
         flush_groups(app, groups);
+        hive.flush(app);
         save_requests(app, &opts.save_dir);
         if app.quit {
             return Ok(LoopEnd::Quit);

@@ -133,9 +133,14 @@ pub fn engines_up(app: &App) -> (usize, usize) {
         app.pool_stats.state,
         SourceState::Local | SourceState::Up { .. }
     );
+    let hive = app.hive.is_connected();
+    let hive_configured = !matches!(app.hive.state, SourceState::Off);
     // AMP and simpy.io count as one engine each once a target is configured;
     // up when every target of it is
-    let (mut up, mut total) = (usize::from(up), 1);
+    let (mut up, mut total) = (
+        usize::from(up) + usize::from(hive),
+        1 + usize::from(hive_configured),
+    );
     for kind in [crate::tui::calls::Kind::Amp, crate::tui::calls::Kind::Rpc] {
         let t = app.calls.totals(kind);
         if t.configured > 0 {

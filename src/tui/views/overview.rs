@@ -13,13 +13,20 @@ use crate::tui::theme::Theme;
 use crate::tui::ui;
 use crate::tui::widgets::rate_spark;
 
-struct Card {
-    name: &'static str,
-    badge: (String, Style),
-    rate: String,
-    counters: String,
-    spark: Option<Spark>,
-    error: Option<String>,
+/// One engine card.
+pub struct Card {
+    /// Card field.
+    pub name: &'static str,
+    /// Card field.
+    pub badge: (String, Style),
+    /// Card field.
+    pub rate: String,
+    /// Card field.
+    pub counters: String,
+    /// Card field.
+    pub spark: Option<Spark>,
+    /// Card field.
+    pub error: Option<String>,
 }
 
 /// The connection badge: symbol and word, never colour alone.
@@ -64,21 +71,9 @@ fn cards(app: &App) -> Vec<Card> {
         spark: Some(spark.clone()),
         error: err,
     }];
-    for (name, what) in [("Hive", "ops/s"), ("AMP", ""), ("simpy.io RPC", "")] {
-        if name == "AMP" || name == "simpy.io RPC" {
-            v.push(calls_card(app, name));
-            continue;
-        }
-        let (b, st, _) = badge(&SourceState::Off, &app.theme);
-        v.push(Card {
-            name,
-            badge: (format!("{b}  engine not built yet"), st),
-            rate: format!("– {what}"),
-            counters: "not connected".into(),
-            spark: None,
-            error: None,
-        });
-    }
+    v.push(crate::tui::views::hive::card(app));
+    v.push(calls_card(app, "AMP"));
+    v.push(calls_card(app, "simpy.io RPC"));
     v.push(groups_card(app));
     v
 }

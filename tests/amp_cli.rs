@@ -20,9 +20,14 @@ fn schema() -> PathBuf {
 }
 
 fn start() -> (Server, String) {
+    start_with(&[])
+}
+
+fn start_with(extra: &[&std::ffi::OsStr]) -> (Server, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_tidepool"))
         .args(["serve", "--amp", "--listen", "127.0.0.1:0", "--schema"])
         .arg(schema())
+        .args(extra)
         .env("TIDEPOOL_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -138,5 +143,134 @@ fn readonly_allows_only_readonly_safe_commands() {
         out.status.code(),
         Some(3),
         "no schema: not known to be safe"
+    );
+}
+
+/// A CA, a `localhost` server certificate and a client certificate, written
+/// as PEM files (`ca.pem`, `server.pem`, `server-key.pem`, `client.pem`,
+/// `client-key.pem`), plus a client certificate from an unrelated CA
+/// (`stranger.pem`, `stranger-key.pem`).
+fn pki() -> tempfile::TempDir {
+    fn ca(name: &str) -> (rcgen::Certificate, rcgen::Issuer<'static, rcgen::KeyPair>) {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        params.distinguished_name = rcgen::DistinguishedName::new();
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, name);
+        let cert = params.self_signed(&key).unwrap();
+        (cert, rcgen::Issuer::new(params, key))
+    }
+    fn leaf(dir: &Path, name: &str, issuer: &rcgen::Issuer<'static, rcgen::KeyPair>, client: bool) {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut params = rcgen::CertificateParams::new(vec!["localhost".to_string()]).unwrap();
+        params.distinguished_name = rcgen::DistinguishedName::new();
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, name);
+        if client {
+            params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
+        }
+        let cert = params.signed_by(&key, issuer).unwrap();
+        std::fs::write(dir.join(format!("{name}.pem")), cert.pem()).unwrap();
+        std::fs::write(dir.join(format!("{name}-key.pem")), key.serialize_pem()).unwrap();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (ca_cert, issuer) = ca("tidepool test CA");
+    std::fs::write(dir.path().join("ca.pem"), ca_cert.pem()).unwrap();
+    leaf(dir.path(), "server", &issuer, false);
+    leaf(dir.path(), "client", &issuer, true);
+    let (_, other) = ca("unrelated CA");
+    leaf(dir.path(), "stranger", &other, true);
+    dir
+}
+
+fn tls_call(addr: &str, dir: &Path, mode: &str, client: Option<&str>) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_tidepool"));
+    c.args(["amp", "call", addr, "Sum", "a=1", "b=2", mode, "--ca"])
+        .arg(dir.join("ca.pem"))
+        .args(["--server-name", "localhost", "--timeout", "20", "--schema"])
+        .arg(schema());
+    if let Some(name) = client {
+        c.arg("--cert")
+            .arg(dir.join(format!("{name}.pem")))
+            .arg("--key")
+            .arg(dir.join(format!("{name}-key.pem")));
+    }
+    c.output().expect("tidepool runs")
+}
+
+fn serve_mutual_tls(dir: &Path, from_start: bool) -> (Server, String) {
+    let files = [
+        "--amp-cert".into(),
+        dir.join("server.pem").into_os_string(),
+        "--amp-key".into(),
+        dir.join("server-key.pem").into_os_string(),
+        "--amp-client-ca".into(),
+        dir.join("ca.pem").into_os_string(),
+    ];
+    let mut extra: Vec<&std::ffi::OsStr> = files.iter().map(|s| s.as_os_str()).collect();
+    if from_start {
+        extra.push("--amp-tls".as_ref());
+    }
+    start_with(&extra)
+}
+
+#[test]
+fn mutual_tls_from_the_start_requires_a_client_certificate() {
+    let dir = pki();
+    let (_server, addr) = serve_mutual_tls(dir.path(), true);
+    let out = tls_call(&addr, dir.path(), "--tls", Some("client"));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "total: 0\n");
+    let out = tls_call(&addr, dir.path(), "--tls", None);
+    assert_eq!(out.status.code(), Some(1), "no client certificate");
+    let out = tls_call(&addr, dir.path(), "--tls", Some("stranger"));
+    assert_eq!(out.status.code(), Some(1), "certificate of another CA");
+}
+
+#[test]
+fn mutual_tls_through_starttls_requires_a_client_certificate() {
+    let dir = pki();
+    let (_server, addr) = serve_mutual_tls(dir.path(), false);
+    let out = tls_call(&addr, dir.path(), "--starttls", Some("client"));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "total: 0\n");
+    let out = tls_call(&addr, dir.path(), "--starttls", None);
+    assert_eq!(out.status.code(), Some(1), "no client certificate");
+}
+
+#[test]
+fn client_certificate_flags_need_each_other() {
+    let out = Command::new(env!("CARGO_BIN_EXE_tidepool"))
+        .args([
+            "amp",
+            "call",
+            "127.0.0.1:1",
+            "Sum",
+            "--tls",
+            "--cert",
+            "c.pem",
+        ])
+        .output()
+        .expect("tidepool runs");
+    assert_eq!(out.status.code(), Some(2));
+    let out = Command::new(env!("CARGO_BIN_EXE_tidepool"))
+        .args(["serve", "--amp", "--amp-client-ca", "ca.pem"])
+        .output()
+        .expect("tidepool runs");
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "--amp-client-ca needs --amp-cert"
     );
 }

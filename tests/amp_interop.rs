@@ -325,6 +325,21 @@ fn pki() -> Pki {
     std::fs::write(dir.path().join("ca.pem"), ca.pem()).unwrap();
     std::fs::write(dir.path().join("cert.pem"), cert.pem()).unwrap();
     std::fs::write(dir.path().join("key.pem"), key.serialize_pem()).unwrap();
+    // A client certificate from the same CA for the mutual-TLS tests.
+    let client_key = rcgen::KeyPair::generate().unwrap();
+    let mut client_params = rcgen::CertificateParams::new(vec!["client".to_string()]).unwrap();
+    client_params.distinguished_name = rcgen::DistinguishedName::new();
+    client_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "tidepool test client");
+    client_params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
+    let client_cert = client_params.signed_by(&client_key, &issuer).unwrap();
+    std::fs::write(dir.path().join("client.pem"), client_cert.pem()).unwrap();
+    std::fs::write(
+        dir.path().join("client-key.pem"),
+        client_key.serialize_pem(),
+    )
+    .unwrap();
     let mut roots = rustls::RootCertStore::empty();
     roots.add(ca.der().clone()).unwrap();
     let server = tidepool::net::tls::server_config_from_der(
@@ -430,6 +445,154 @@ async fn twisted_starttls_against_tidepool_server() {
         out.status.success() && stdout.contains("PASS"),
         "tls_peer.py client failed:\n{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
+    );
+    server.shutdown.drain(Duration::from_secs(5)).await;
+}
+
+/// Spawns `tls_peer.py server` requiring client certificates of the test CA
+/// and returns the guard and its port.
+fn twisted_mutual_tls_server(python: &str, pki: &Pki) -> (Guard, u16) {
+    let mut child = Command::new(python);
+    child
+        .arg("tls_peer.py")
+        .arg("server")
+        .arg("0")
+        .arg(pki.dir.path().join("cert.pem"))
+        .arg(pki.dir.path().join("key.pem"))
+        .arg(pki.dir.path().join("ca.pem"))
+        .current_dir(peers())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    let mut child = child.spawn().expect("tls_peer.py");
+    let stdout = child.stdout.take().expect("stdout");
+    let guard = Guard(child);
+    let mut line = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("port line");
+    let port = line
+        .trim()
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .expect("port");
+    (guard, port)
+}
+
+#[tokio::test]
+async fn tidepool_client_certificate_against_twisted_server() {
+    let Some(python) = python_tls("tidepool_client_certificate_against_twisted_server") else {
+        return;
+    };
+    let pki = pki();
+    let (_guard, port) = twisted_mutual_tls_server(&python, &pki);
+    let target = Target::Tcp {
+        host: "127.0.0.1".into(),
+        port,
+    };
+    let trust = tidepool::net::tls::Trust::CaFile(pki.dir.path().join("ca.pem"));
+    let cert = pki.dir.path().join("client.pem");
+    let key = pki.dir.path().join("client-key.pem");
+    let with_cert =
+        tidepool::net::tls::client_config(&trust, Some((cert.as_path(), key.as_path())))
+            .expect("client config");
+    let c = io::connect(
+        &target,
+        None,
+        Arc::new(io::NoCommands),
+        io::Options {
+            tls_client: Some((with_cert, "localhost".into())),
+            ..io::Options::default()
+        },
+    )
+    .await
+    .expect("connect");
+    c.start_tls()
+        .await
+        .expect("StartTLS with a client certificate");
+    let args = AmpBox::new()
+        .with(&b"a"[..], &b"20"[..])
+        .with(&b"b"[..], &b"22"[..]);
+    assert_eq!(
+        c.call("Sum", args.clone()).await.unwrap(),
+        Reply::Answer(AmpBox::new().with(&b"total"[..], &b"42"[..]))
+    );
+    // Without a certificate Twisted's OpenSSL refuses the handshake: the
+    // connection ends and the next call fails.
+    let c = io::connect(
+        &target,
+        None,
+        Arc::new(io::NoCommands),
+        io::Options {
+            tls_client: Some((pki.client.clone(), "localhost".into())),
+            ..io::Options::default()
+        },
+    )
+    .await
+    .expect("connect");
+    let refused = match c.start_tls().await {
+        Err(_) => true,
+        Ok(()) => tokio::time::timeout(Duration::from_secs(20), c.call("Sum", args))
+            .await
+            .map(|r| r.is_err())
+            .unwrap_or(true),
+    };
+    assert!(refused, "Twisted accepted a client without a certificate");
+}
+
+#[tokio::test]
+async fn twisted_client_certificate_against_tidepool_server() {
+    let Some(python) = python_tls("twisted_client_certificate_against_tidepool_server") else {
+        return;
+    };
+    let pki = pki();
+    let server_tls = tidepool::net::tls::server_config(
+        &pki.dir.path().join("cert.pem"),
+        &pki.dir.path().join("key.pem"),
+        Some(&pki.dir.path().join("ca.pem")),
+    )
+    .expect("server config");
+    let server = start_server(
+        None,
+        io::Options {
+            tls_server: Some(server_tls),
+            ..io::Options::default()
+        },
+        None,
+    )
+    .await;
+    let Target::Tcp { port, .. } = server.target else {
+        unreachable!()
+    };
+    let run = |with_cert: bool| {
+        let mut cmd = tokio::process::Command::new(&python);
+        cmd.arg("tls_peer.py")
+            .arg("client")
+            .arg(port.to_string())
+            .arg(pki.dir.path().join("ca.pem"));
+        if with_cert {
+            cmd.arg(pki.dir.path().join("client.pem"))
+                .arg(pki.dir.path().join("client-key.pem"));
+        }
+        cmd.current_dir(peers()).kill_on_drop(true).output()
+    };
+    let out = tokio::time::timeout(Duration::from_secs(60), run(true))
+        .await
+        .expect("tls_peer.py finishes")
+        .expect("tls_peer.py runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("PASS"),
+        "tls_peer.py client failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = tokio::time::timeout(Duration::from_secs(60), run(false))
+        .await
+        .expect("tls_peer.py finishes")
+        .expect("tls_peer.py runs");
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains("PASS"),
+        "tidepool accepted a Twisted client without a certificate"
     );
     server.shutdown.drain(Duration::from_secs(5)).await;
 }

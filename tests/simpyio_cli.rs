@@ -19,8 +19,13 @@ impl Drop for Server {
 }
 
 fn serve() -> (Server, String) {
+    serve_with(&[])
+}
+
+fn serve_with(extra: &[&str]) -> (Server, String) {
     let mut child = tidepool()
         .args(["serve", "--rpc", "--rpc-listen", "127.0.0.1:0"])
+        .args(extra)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -91,4 +96,32 @@ fn rpc_call_to_a_closed_port_fails_with_1() {
     let (code, _, err) = call(&[&addr, "echo", "[1]"]);
     assert_eq!(code, Some(1), "{err}");
     assert!(err.starts_with("error: rpc call: connecting to"), "{err}");
+}
+
+#[test]
+fn custom_types_shift_ids_like_simpyio() {
+    // The peer layout `types = (Point,)`, `converters = (thermo,)`: Point is
+    // wire id 0, proxy 1, thermo 2, exposed 3.
+    let (_server, addr) = serve_with(&["--rpc-types", "Point", "--rpc-converters", "thermo"]);
+    let layout = ["--types", "Point", "--converters", "thermo"];
+    let mut args = vec![addr.as_str(), "echo", r#"[{"__type__": [0, [1, 2.5]]}]"#];
+    args.extend(layout);
+    let (code, out, err) = call(&args);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(out.trim(), r#"{"__type__": [0, [1, 2.5]]}"#);
+    assert!(err.contains("custom type Point"), "{err}");
+    // A proxy of the server's `math` comes back as an exposed object (3).
+    let mut args = vec![addr.as_str(), "echo", r#"[{"__type__": [1, "math"]}]"#];
+    args.extend(layout);
+    let (code, out, err) = call(&args);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(out.trim(), r#"{"__type__": [3, "math"]}"#);
+    // An id outside the declared layout is refused before sending.
+    let mut args = vec![addr.as_str(), "echo", r#"[{"__type__": [4, 1]}]"#];
+    args.extend(layout);
+    assert_eq!(call(&args).0, Some(2));
+    // Without the layout the server's table is not ours: id 2 is unknown to
+    // us, and our proxy (0) is a Point to the server.
+    let (code, _, _) = call(&[&addr, "echo", r#"[{"__type__": [2, 1]}]"#]);
+    assert_eq!(code, Some(2));
 }

@@ -10,14 +10,18 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_util::codec::Decoder;
 
 use tidepool::engine::simpyio::codec::{Kind, Message, MessageCodec, PacketCodec};
-use tidepool::engine::simpyio::{io, mock, Json};
+use tidepool::engine::simpyio::{io, mock, protocol, Json};
 use tidepool::net::shutdown::Shutdown;
 use tidepool::net::transport::{memory_pair, Peer, Stream};
 
 fn vectors() -> HashMap<String, Vec<u8>> {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/vectors/simpyio/simpyio.tsv"
+    vector_file("simpyio.tsv")
+}
+
+fn vector_file(file: &str) -> HashMap<String, Vec<u8>> {
+    let path = format!(
+        "{}/tests/vectors/simpyio/{file}",
+        env!("CARGO_MANIFEST_DIR")
     );
     let text = std::fs::read_to_string(path).expect("vector file");
     let mut out = HashMap::new();
@@ -153,4 +157,110 @@ async fn server_answers_the_rpc_vectors_byte_for_byte() {
     .await;
     s.write_all(&v["rpc_client_success"]).await.unwrap();
     expect(&mut s, &v["rpc_callback_success"], "callback result").await;
+}
+
+fn decode_message(bytes: &[u8]) -> Message {
+    let mut buf = BytesMut::from(bytes);
+    let msg = MessageCodec::default()
+        .decode(&mut buf)
+        .expect("decodes")
+        .expect("whole frame");
+    assert!(buf.is_empty());
+    msg
+}
+
+/// The layout of the peer that wrote `custom_types.tsv`: `types = (Point,)`,
+/// `converters = (thermo,)`.
+fn app_types() -> Arc<protocol::TypeIds> {
+    Arc::new(protocol::TypeIds::new(
+        vec!["Point".into()],
+        vec!["thermo".into()],
+    ))
+}
+
+fn custom(typeid: u64, data: Json) -> Json {
+    Json::Custom {
+        typeid,
+        data: Box::new(data),
+    }
+}
+
+#[test]
+fn custom_type_request_maps_to_canonical_ids_and_back() {
+    let v = vector_file("custom_types.tsv");
+    let types = app_types();
+    let point = types.canonical_id("Point").expect("registered");
+    let bytes = &v["custom_request_point_and_proxy"];
+    let mut server = protocol::Peer::with_types(16, types.clone());
+    let now = std::time::Instant::now();
+    let event = server.receive(decode_message(bytes), now).expect("decodes");
+    let protocol::Event::Request { call: Ok(call), .. } = event else {
+        panic!("not a request: {event:?}")
+    };
+    assert_eq!(call.path, "plot");
+    assert_eq!(
+        call.args,
+        vec![
+            custom(
+                point,
+                Json::Array(vec![Json::Int(1.into()), Json::Float(2.5)])
+            ),
+            custom(protocol::TYPEID_PROXY, Json::Str("math".into())),
+        ]
+    );
+    let mut client = protocol::Peer::with_types(16, types);
+    let (_, msg) = client.request(&call, now, None).expect("within limit");
+    assert_eq!(reencode(&msg), *bytes, "re-encoded with the wire ids");
+}
+
+#[test]
+fn custom_type_success_maps_to_canonical_ids_and_back() {
+    let v = vector_file("custom_types.tsv");
+    let types = app_types();
+    let thermo = types.canonical_id("thermo").expect("registered");
+    assert_eq!(types.name(thermo), Some("thermo"));
+    let bytes = &v["custom_success_converter_and_exposed"];
+    let mut client = protocol::Peer::with_types(16, types.clone());
+    let now = std::time::Instant::now();
+    client
+        .request(&protocol::Call::new("thermo", vec![]), now, None)
+        .expect("within limit");
+    let event = client.receive(decode_message(bytes), now).expect("decodes");
+    let protocol::Event::Reply {
+        reply: protocol::Reply::Success(value),
+        ..
+    } = event
+    else {
+        panic!("not a success: {event:?}")
+    };
+    let want = Json::Array(vec![
+        custom(thermo, Json::Float(21.5)),
+        custom(protocol::TYPEID_EXPOSED, Json::Str("math".into())),
+    ]);
+    assert_eq!(value, want);
+    let mut server = protocol::Peer::with_types(16, types);
+    let msg = server.reply(Json::Int(0.into()), Ok(value));
+    assert_eq!(reencode(&msg), *bytes, "re-encoded with the wire ids");
+}
+
+#[test]
+fn custom_type_ids_outside_the_table_close_the_connection() {
+    let v = vector_file("custom_types.tsv");
+    let now = std::time::Instant::now();
+    // Without the application's types, id 2 is unknown, as in Python.
+    let mut plain = protocol::Peer::new(16);
+    plain
+        .request(&protocol::Call::new("thermo", vec![]), now, None)
+        .expect("within limit");
+    let msg = decode_message(&v["custom_success_converter_and_exposed"]);
+    assert_eq!(
+        plain.receive(msg, now),
+        Err(protocol::Violation::UnknownType(2))
+    );
+    let mut app = protocol::Peer::with_types(16, app_types());
+    let msg = Message::from_text("[0, 1, [\"a\", [{\"__type__\": [4, 1]}], {}]]").unwrap();
+    assert_eq!(
+        app.receive(msg, now),
+        Err(protocol::Violation::UnknownType(4))
+    );
 }

@@ -71,6 +71,13 @@ pub struct CallArgs {
     /// Name to verify the server certificate against (default: the host).
     #[arg(long, value_name = "NAME")]
     pub server_name: Option<String>,
+    /// Client certificate chain (PEM) presented to a server that asks for one
+    /// (mutual TLS; with --tls or --starttls).
+    #[arg(long, value_name = "PEM", requires = "key", alias = "client-cert")]
+    pub cert: Option<PathBuf>,
+    /// Private key (PEM) of --cert.
+    #[arg(long, value_name = "PEM", requires = "cert", alias = "client-key")]
+    pub key: Option<PathBuf>,
 }
 
 /// Runs `tidepool amp`.
@@ -190,7 +197,8 @@ fn tls_client(args: &CallArgs, target: &Target) -> Result<Arc<rustls::ClientConf
         (None, false) => Trust::System,
     };
     let _ = target;
-    client_config(&trust, None).map_err(|e| Report::from_error(Exit::Usage, &e))
+    let client_cert = args.cert.as_deref().zip(args.key.as_deref());
+    client_config(&trust, client_cert).map_err(|e| Report::from_error(Exit::Usage, &e))
 }
 
 fn call(global: &Global, args: CallArgs) -> Result<(), Report> {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::cli::Global;
-use crate::engine::simpyio::{handle, io, mock, protocol, Reply};
+use crate::engine::simpyio::{handle, io, mock, protocol, Json, Reply};
 use crate::error::{Exit, Report};
 use crate::net::shutdown::Shutdown;
 use crate::net::tls::Trust;
@@ -45,13 +45,38 @@ pub struct CallArgs {
     /// Largest packet payload in bytes (both peers must agree).
     #[arg(long, value_name = "BYTES", default_value_t = crate::engine::simpyio::codec::MAX_PACKET_SIZE)]
     pub max_packet_size: usize,
+    /// The peer's application custom types (its `types`, in order; comma
+    /// separated). They shift the `__type__` ids of proxies and exposed
+    /// objects as in simpy.io; ids in JSON-ARGS and in the printed result are
+    /// the wire ids of that layout.
+    #[arg(long, value_name = "NAMES", value_delimiter = ',')]
+    pub types: Vec<String>,
+    /// The peer's application converters (its `converters`, in order).
+    #[arg(long, value_name = "NAMES", value_delimiter = ',')]
+    pub converters: Vec<String>,
 }
 
 /// Runs `tidepool rpc`.
 pub fn run(global: &Global, cmd: Command) -> Result<(), Report> {
     let Command::Call(args) = cmd;
     global.check_writable("rpc call")?;
-    let call = handle::parse_call(&args.path, &args.args, &args.kwargs).map_err(Report::usage)?;
+    let mut call =
+        handle::parse_call(&args.path, &args.args, &args.kwargs).map_err(Report::usage)?;
+    let types = Arc::new(protocol::TypeIds::new(
+        args.types.clone(),
+        args.converters.clone(),
+    ));
+    for v in call
+        .args
+        .iter_mut()
+        .chain(call.kwargs.iter_mut().map(|(_, v)| v))
+    {
+        types.decode_ids(v).map_err(|id| {
+            Report::usage(format!(
+                "__type__ id {id} is not defined (declare the peer's --types/--converters)"
+            ))
+        })?;
+    }
     let target = Target::parse_with_default_port(&args.target, super::serve::rpc::DEFAULT_PORT)
         .map_err(|e| Report::usage(e.to_string()))?;
     if !(args.timeout.is_finite() && args.timeout > 0.0) {
@@ -75,6 +100,7 @@ pub fn run(global: &Global, cmd: Command) -> Result<(), Report> {
     let opts = io::Options {
         max_packet_size: args.max_packet_size,
         call_timeout: Some(timeout),
+        types: types.clone(),
         ..io::Options::default()
     };
     let path = call.path.clone();
@@ -94,10 +120,16 @@ pub fn run(global: &Global, cmd: Command) -> Result<(), Report> {
         reply
     });
     match reply {
-        Ok(Reply::Success(value)) => {
+        Ok(Reply::Success(mut value)) => {
             if let Some(r) = protocol::describe_ref(&value) {
                 eprintln!("note: {r}");
             }
+            if let Json::Custom { typeid, .. } = &value {
+                if let Some(name) = types.name(*typeid).filter(|_| *typeid > 1) {
+                    eprintln!("note: custom type {name}");
+                }
+            }
+            types.encode_ids(&mut value);
             println!("{value}");
             Ok(())
         }

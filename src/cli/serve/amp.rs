@@ -1,7 +1,8 @@
 //! `tidepool serve --amp --schema FILE`: a responder answering the schema's
 //! commands with canned or echoed values (see `engine::amp::responder::Canned`),
 //! useful for testing clients. Offers Twisted's StartTLS when a certificate is
-//! given, or TLS from the start with `--amp-tls`.
+//! given, or TLS from the start with `--amp-tls`; `--amp-client-ca` makes
+//! either require a client certificate signed by that CA.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -54,6 +55,16 @@ pub struct Opts {
     )]
     pub key: Option<PathBuf>,
 
+    /// Require clients to present a certificate signed by this CA (PEM): mutual
+    /// TLS, both from the start and through StartTLS.
+    #[arg(
+        id = "amp_client_ca",
+        long = "amp-client-ca",
+        value_name = "PEM",
+        requires = "amp_cert"
+    )]
+    pub client_ca: Option<PathBuf>,
+
     /// Run TLS from the start instead of waiting for StartTLS.
     #[arg(id = "amp_tls", long = "amp-tls", requires = "amp_cert")]
     pub tls: bool,
@@ -77,7 +88,7 @@ pub async fn start(
         .ok_or_else(|| Report::usage("serve --amp: give --schema FILE (the commands to answer)"))?;
     let tls = match (&opts.cert, &opts.key) {
         (Some(cert), Some(key)) => Some(
-            crate::net::tls::server_config(cert, key, None)
+            crate::net::tls::server_config(cert, key, opts.client_ca.as_deref())
                 .map_err(|e| Report::from_error(Exit::Usage, &e))?,
         ),
         _ => None,

@@ -44,6 +44,26 @@ pub struct Opts {
     /// Largest packet payload in bytes (simpy.io's default is 16384; both peers must agree).
     #[arg(id = "rpc_max_packet", long = "rpc-max-packet-size", value_name = "BYTES", default_value_t = crate::engine::simpyio::codec::MAX_PACKET_SIZE)]
     pub max_packet_size: usize,
+
+    /// Application custom types the clients register (their `types`, in
+    /// order; comma separated): shifts the proxy/exposed `__type__` ids as
+    /// simpy.io does, and lets values of these types through.
+    #[arg(
+        id = "rpc_types",
+        long = "rpc-types",
+        value_name = "NAMES",
+        value_delimiter = ','
+    )]
+    pub types: Vec<String>,
+
+    /// Application converters the clients register (their `converters`).
+    #[arg(
+        id = "rpc_converters",
+        long = "rpc-converters",
+        value_name = "NAMES",
+        value_delimiter = ','
+    )]
+    pub converters: Vec<String>,
 }
 
 /// Binds the rpc server and spawns it on `shutdown`; returns once it listens.
@@ -78,6 +98,10 @@ pub async fn start(
     };
     let opts = io::Options {
         max_packet_size: opts.max_packet_size,
+        types: Arc::new(crate::engine::simpyio::protocol::TypeIds::new(
+            opts.types.clone(),
+            opts.converters.clone(),
+        )),
         ..io::Options::default()
     };
     shutdown.spawn(io::serve(

@@ -52,6 +52,9 @@ pub struct Options {
     pub idle_timeout: Option<Duration>,
     /// Capacity of the command channel of a [`Client`].
     pub command_queue: usize,
+    /// Application custom types registered on both peers (spec §2.4); the
+    /// default has none, so proxies are id 0 and exposed objects id 1.
+    pub types: Arc<protocol::TypeIds>,
 }
 
 impl Default for Options {
@@ -62,6 +65,7 @@ impl Default for Options {
             call_timeout: None,
             idle_timeout: None,
             command_queue: 1024,
+            types: Arc::default(),
         }
     }
 }
@@ -251,7 +255,7 @@ pub(crate) async fn drive(
     };
     let max = opts.max_packet_size;
     let mut conn = Connection::new(stream, peer_addr, MessageCodec::new(max), limits);
-    let mut peer = protocol::Peer::new(opts.message_limit);
+    let mut peer = protocol::Peer::with_types(opts.message_limit, opts.types.clone());
     let mut waiters: HashMap<u64, Waiter> = HashMap::new();
     let mut tokens: HashMap<u64, u64> = HashMap::new();
     let mut running: FuturesUnordered<Answering> = FuturesUnordered::new();

@@ -27,6 +27,143 @@ pub const TYPEID_PROXY: u64 = 0;
 /// Custom type id of an exposed object: a reference to an object of the sender.
 pub const TYPEID_EXPOSED: u64 = 1;
 
+/// The custom-type table of a connection (spec §2.4): which `__type__` id on
+/// the wire means what.
+///
+/// simpy.io's `json.JSON` RPC builds its codec from the application's
+/// `types` followed by its own proxy type, then the application's
+/// `converters` followed by its exposed-object converter, and numbers them in
+/// that order. So a peer whose class declares `types = (Point,)` sends proxies
+/// as id 1 and exposed objects as id 2, and `Point` values as id 0. Both
+/// peers must declare the same lists, as in Python.
+///
+/// Inside tidepool the ids are *canonical*, whatever the peer's layout:
+/// [`TYPEID_PROXY`] (0), [`TYPEID_EXPOSED`] (1), then the application's types
+/// and converters from 2 in declaration order ([`TypeIds::canonical_id`]).
+/// [`Peer`] translates at the boundary: received ids outside the table make
+/// the message undecodable (as in Python); canonical ids outside the table
+/// are sent unchanged.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TypeIds {
+    types: Vec<String>,
+    converters: Vec<String>,
+}
+
+impl TypeIds {
+    /// A table with the application's registered `types` and `converters`
+    /// (names are labels for display; only their count and order matter on
+    /// the wire).
+    pub fn new(types: Vec<String>, converters: Vec<String>) -> Self {
+        Self { types, converters }
+    }
+
+    /// Whether no application type is registered (proxy 0, exposed 1).
+    pub fn is_plain(&self) -> bool {
+        self.types.is_empty() && self.converters.is_empty()
+    }
+
+    /// The wire id of a proxy.
+    pub fn wire_proxy(&self) -> u64 {
+        self.types.len() as u64
+    }
+
+    /// The wire id of an exposed object.
+    pub fn wire_exposed(&self) -> u64 {
+        (self.types.len() + 1 + self.converters.len()) as u64
+    }
+
+    /// How many type ids the table defines (wire ids `0..len`).
+    pub fn len(&self) -> u64 {
+        self.wire_exposed() + 1
+    }
+
+    /// Never true: the RPC's two reference types are always there.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
+    /// The canonical id of a wire id, `None` when the table has no such id.
+    pub fn to_canonical(&self, wire: u64) -> Option<u64> {
+        let t = self.types.len() as u64;
+        let c = self.converters.len() as u64;
+        match wire {
+            w if w < t => Some(2 + w),
+            w if w == t => Some(TYPEID_PROXY),
+            w if w <= t + c => Some(2 + t + (w - t - 1)),
+            w if w == t + c + 1 => Some(TYPEID_EXPOSED),
+            _ => None,
+        }
+    }
+
+    /// The wire id of a canonical id, `None` when the table has no such id.
+    pub fn to_wire(&self, canonical: u64) -> Option<u64> {
+        let t = self.types.len() as u64;
+        let c = self.converters.len() as u64;
+        match canonical {
+            TYPEID_PROXY => Some(t),
+            TYPEID_EXPOSED => Some(t + c + 1),
+            i if i - 2 < t => Some(i - 2),
+            i if i - 2 < t + c => Some(i - 2 + 1),
+            _ => None,
+        }
+    }
+
+    /// The canonical id of an application type or converter by name.
+    pub fn canonical_id(&self, name: &str) -> Option<u64> {
+        self.types
+            .iter()
+            .chain(self.converters.iter())
+            .position(|n| n == name)
+            .map(|i| i as u64 + 2)
+    }
+
+    /// The name of a canonical id: `proxy`, `exposed` or the registered name.
+    pub fn name(&self, canonical: u64) -> Option<&str> {
+        match canonical {
+            TYPEID_PROXY => Some("proxy"),
+            TYPEID_EXPOSED => Some("exposed"),
+            i => {
+                let i = usize::try_from(i - 2).ok()?;
+                self.types
+                    .get(i)
+                    .or_else(|| self.converters.get(i.checked_sub(self.types.len())?))
+                    .map(String::as_str)
+            }
+        }
+    }
+
+    /// Rewrites every `__type__` id of a received value from wire to
+    /// canonical; `Err(id)` names the first id the table does not define.
+    pub fn decode_ids(&self, v: &mut Json) -> Result<(), u64> {
+        match v {
+            Json::Custom { typeid, data } => {
+                *typeid = self.to_canonical(*typeid).ok_or(*typeid)?;
+                self.decode_ids(data)
+            }
+            Json::Array(items) => items.iter_mut().try_for_each(|v| self.decode_ids(v)),
+            Json::Object(items) => items.iter_mut().try_for_each(|(_, v)| self.decode_ids(v)),
+            _ => Ok(()),
+        }
+    }
+
+    /// Rewrites every `__type__` id of a value to send from canonical to wire
+    /// (ids outside the table are left as they are).
+    pub fn encode_ids(&self, v: &mut Json) {
+        if self.is_plain() {
+            return;
+        }
+        match v {
+            Json::Custom { typeid, data } => {
+                *typeid = self.to_wire(*typeid).unwrap_or(*typeid);
+                self.encode_ids(data);
+            }
+            Json::Array(items) => items.iter_mut().for_each(|v| self.encode_ids(v)),
+            Json::Object(items) => items.iter_mut().for_each(|(_, v)| self.encode_ids(v)),
+            _ => {}
+        }
+    }
+}
+
 /// One RPC call: `[path, args, kwargs]`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Call {
@@ -211,6 +348,7 @@ pub struct Peer {
     abandoned: HashSet<u64>,
     abandoned_order: VecDeque<u64>,
     incoming: usize,
+    types: Arc<TypeIds>,
 }
 
 impl Default for Peer {
@@ -222,6 +360,11 @@ impl Default for Peer {
 impl Peer {
     /// A fresh peer with the given `message_limit`.
     pub fn new(message_limit: usize) -> Self {
+        Self::with_types(message_limit, Arc::new(TypeIds::default()))
+    }
+
+    /// A fresh peer with the given `message_limit` and custom-type table.
+    pub fn with_types(message_limit: usize, types: Arc<TypeIds>) -> Self {
         Self {
             limit: message_limit,
             next_id: 0,
@@ -230,7 +373,13 @@ impl Peer {
             abandoned: HashSet::new(),
             abandoned_order: VecDeque::new(),
             incoming: 0,
+            types,
         }
+    }
+
+    /// The custom-type table of this connection.
+    pub fn types(&self) -> &TypeIds {
+        &self.types
     }
 
     /// Our requests still waiting for a reply.
@@ -266,12 +415,14 @@ impl Peer {
                 deadline,
             },
         );
+        let mut content = call.to_content();
+        self.types.encode_ids(&mut content);
         Ok((
             id,
             Message {
                 kind: Kind::Request,
                 id: Json::Int(id.into()),
-                content: call.to_content(),
+                content,
             },
         ))
     }
@@ -280,11 +431,14 @@ impl Peer {
     pub fn reply(&mut self, id: Json, outcome: Result<Json, Failure>) -> Message {
         self.incoming = self.incoming.saturating_sub(1);
         match outcome {
-            Ok(value) => Message {
-                kind: Kind::Success,
-                id,
-                content: value,
-            },
+            Ok(mut value) => {
+                self.types.encode_ids(&mut value);
+                Message {
+                    kind: Kind::Success,
+                    id,
+                    content: value,
+                }
+            }
             Err(f) => Message {
                 kind: Kind::Failure,
                 id,
@@ -294,8 +448,10 @@ impl Peer {
     }
 
     /// Handles one received message.
-    pub fn receive(&mut self, msg: Message, now: Instant) -> Result<Event, Violation> {
-        check_types(&msg.content)?;
+    pub fn receive(&mut self, mut msg: Message, now: Instant) -> Result<Event, Violation> {
+        self.types
+            .decode_ids(&mut msg.content)
+            .map_err(Violation::UnknownType)?;
         match msg.kind {
             Kind::Request => {
                 if self.incoming >= self.limit {
@@ -389,22 +545,6 @@ impl Peer {
         let mut ids: Vec<u64> = self.pending.drain().map(|(id, _)| id).collect();
         ids.sort_unstable();
         ids
-    }
-}
-
-/// Only the two RPC types are registered (§3); any other type id makes the
-/// message undecodable, as in the Python codec.
-fn check_types(v: &Json) -> Result<(), Violation> {
-    match v {
-        Json::Custom { typeid, data } => {
-            if *typeid > TYPEID_EXPOSED {
-                return Err(Violation::UnknownType(*typeid));
-            }
-            check_types(data)
-        }
-        Json::Array(items) => items.iter().try_for_each(check_types),
-        Json::Object(items) => items.iter().try_for_each(|(_, v)| check_types(v)),
-        _ => Ok(()),
     }
 }
 
@@ -836,5 +976,56 @@ mod tests {
         assert!(r.is_object("math"));
         assert!(!r.is_object("mat"));
         assert!(r.is_object(""));
+    }
+
+    #[test]
+    fn type_ids_follow_the_python_rpc_layout() {
+        let plain = TypeIds::default();
+        assert_eq!((plain.wire_proxy(), plain.wire_exposed()), (0, 1));
+        assert_eq!(plain.to_canonical(2), None);
+        let t = TypeIds::new(vec!["A".into(), "B".into()], vec!["C".into()]);
+        // Wire: A=0, B=1, proxy=2, C=3, exposed=4.
+        let wire: Vec<Option<u64>> = (0..6).map(|w| t.to_canonical(w)).collect();
+        assert_eq!(
+            wire,
+            vec![
+                Some(2),
+                Some(3),
+                Some(TYPEID_PROXY),
+                Some(4),
+                Some(TYPEID_EXPOSED),
+                None
+            ]
+        );
+        for w in 0..t.len() {
+            let c = t.to_canonical(w).unwrap();
+            assert_eq!(t.to_wire(c), Some(w));
+        }
+        assert_eq!(t.to_wire(5), None);
+        assert_eq!(t.name(4), Some("C"));
+        assert_eq!(t.name(5), None);
+        assert_eq!(t.canonical_id("B"), Some(3));
+        assert_eq!(t.canonical_id("proxy"), None);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn type_id_mapping_round_trips_and_never_panics(
+            types in 0usize..5,
+            converters in 0usize..5,
+            id in proptest::prelude::any::<u64>(),
+        ) {
+            let t = TypeIds::new(
+                (0..types).map(|i| format!("t{i}")).collect(),
+                (0..converters).map(|i| format!("c{i}")).collect(),
+            );
+            if let Some(c) = t.to_canonical(id) {
+                proptest::prop_assert_eq!(t.to_wire(c), Some(id));
+            }
+            if let Some(w) = t.to_wire(id) {
+                proptest::prop_assert_eq!(t.to_canonical(w), Some(id));
+            }
+            let _ = t.name(id);
+        }
     }
 }

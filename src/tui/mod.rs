@@ -275,10 +275,10 @@ where
                     app.error("groups engine stopped");
                 }
             },
-            st = groups::next_stats(&mut groups.stats), if groups_open => {
-                if let Some(st) = st {
-                    app.handle(AppEvent::GroupsStats(st));
-                }
+            st = groups::next_stats(&mut groups.stats), if groups_open => match st {
+                Some(st) => app.handle(AppEvent::GroupsStats(st)),
+                // the engine task is gone: stop polling instead of spinning on a closed watch
+                None => groups_open = false,
             },
             ev = hive.next() => app.handle(ev),
             line = logs.recv(), if logs_open => match line {

@@ -138,7 +138,8 @@ fn tmux_pools_scenario() {
     let Some(t) = Tmux::start("pools", &[]) else {
         return;
     };
-    let s = t.wait_for("Groups");
+    // the tab bar already says "Groups": wait for the last card's own line
+    let s = t.wait_for("/s events");
     for card in ["Pools", "Hive", "AMP", "simpy.io RPC", "Groups"] {
         assert!(s.contains(card), "card {card} missing:\n{s}");
     }

@@ -58,7 +58,7 @@ cargo fmt --all -- --check
 log "cargo clippy"
 cargo clippy --all-targets --all-features -- -D warnings
 
-log "fuzz targets type-check (run them with cargo +nightly fuzz)"
+log "fuzz targets type-check (run them with scripts/fuzz.sh)"
 CARGO_TARGET_DIR=target/fuzz-check cargo check --quiet --manifest-path fuzz/Cargo.toml
 
 log "tests"

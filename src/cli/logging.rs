@@ -1,5 +1,6 @@
 //! Logging setup: tracing to a file, never to the console's terminal.
 
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 use tracing_subscriber::EnvFilter;
@@ -50,9 +51,12 @@ pub fn to_stderr_at(level: Option<&str>) {
         Some(l) => EnvFilter::new(l),
         None => filter(),
     };
+    // Colour only on a terminal: a daemon's stderr is usually a log file.
+    let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(colour)
         .try_init();
 }
 
